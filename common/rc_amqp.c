@@ -1,0 +1,341 @@
+#include "rc_amqp.h"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_time.h"
+
+#define CHANNEL 1
+
+struct rc_amqp {
+    amqp_connection_state_t conn;
+    char where[300]; /* "host:port vhost /": for messages, no credentials */
+    int channel_open;
+    amqp_envelope_t envelope;
+    int have_envelope;
+};
+
+static struct timeval ms_to_tv(int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+/* Describe a failed rabbitmq-c call in words: library status, or the
+ * broker's own close reason (e.g. 403 ACCESS_REFUSED, 406
+ * PRECONDITION_FAILED). */
+static void reply_error(const struct rc_amqp *a, amqp_rpc_reply_t r, const char *what, char *err,
+                        size_t errlen)
+{
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        snprintf(err, errlen, "%s: ok", what);
+        return;
+    case AMQP_RESPONSE_NONE:
+        snprintf(err, errlen, "%s on %s: missing RPC reply", what, a->where);
+        return;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        snprintf(err, errlen, "%s on %s: %s", what, a->where, amqp_error_string2(r.library_error));
+        return;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        break;
+    }
+    if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const amqp_connection_close_t *m = r.reply.decoded;
+        snprintf(err, errlen, "%s on %s: broker closed the connection: %u %.*s", what, a->where,
+                 m->reply_code, (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+    } else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const amqp_channel_close_t *m = r.reply.decoded;
+        snprintf(err, errlen, "%s on %s: broker closed the channel: %u %.*s", what, a->where,
+                 m->reply_code, (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+    } else {
+        snprintf(err, errlen, "%s on %s: unexpected method 0x%08x", what, a->where, r.reply.id);
+    }
+}
+
+static int check_rpc(const struct rc_amqp *a, const char *what, char *err, size_t errlen)
+{
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(a->conn);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL)
+        return 0;
+    reply_error(a, r, what, err, errlen);
+    return -1;
+}
+
+/* Parse the URL without touching the caller's string (amqp_parse_url writes
+ * into its input) and fix the empty-vhost trap: "amqp://h:5672/" parses to
+ * vhost "" and login then fails; people mean the default vhost "/". */
+static int open_socket(struct rc_amqp *a, const struct rc_amqp_params *p,
+                       struct amqp_connection_info *ci, char **copy, char *err, size_t errlen)
+{
+    *copy = strdup(p->url);
+    if (*copy == NULL || amqp_parse_url(*copy, ci) != AMQP_STATUS_OK) {
+        char safe[256];
+        rc_url_redact(p->url, safe, sizeof safe);
+        snprintf(err, errlen, "invalid AMQP URL '%s' (expected amqp://user:pass@host:port/vhost)",
+                 safe);
+        return -1;
+    }
+    if (ci->vhost[0] == '\0')
+        ci->vhost = "/";
+    snprintf(a->where, sizeof a->where, "%s:%d vhost %s", ci->host, ci->port, ci->vhost);
+    if (ci->ssl) {
+        snprintf(err, errlen, "amqps:// is not supported yet (%s)", a->where);
+        return -1;
+    }
+    amqp_socket_t *sock = amqp_tcp_socket_new(a->conn);
+    if (sock == NULL) {
+        snprintf(err, errlen, "cannot create a socket for %s", a->where);
+        return -1;
+    }
+    struct timeval tv = ms_to_tv(p->timeout_ms);
+    int rc = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "cannot connect to %s: %s", a->where, amqp_error_string2(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int login(struct rc_amqp *a, const struct rc_amqp_params *p,
+                 const struct amqp_connection_info *ci, char *err, size_t errlen)
+{
+    struct timeval tv = ms_to_tv(p->timeout_ms);
+    amqp_set_handshake_timeout(a->conn, &tv);
+    amqp_set_rpc_timeout(a->conn, &tv); /* declares and binds block forever otherwise */
+
+    amqp_table_entry_t prop = {
+        .key = amqp_cstring_bytes("connection_name"),
+        .value = {.kind = AMQP_FIELD_KIND_UTF8,
+                  .value.bytes = amqp_cstring_bytes(p->conn_name ? p->conn_name : "ratecast")}};
+    amqp_table_t props = {.num_entries = 1, .entries = &prop};
+    amqp_rpc_reply_t r =
+        amqp_login_with_properties(a->conn, ci->vhost, 0, 131072, (int)p->heartbeat_s, &props,
+                                   AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        reply_error(a, r, "login", err, errlen);
+        return -1;
+    }
+    amqp_channel_open(a->conn, CHANNEL);
+    if (check_rpc(a, "channel.open", err, errlen) < 0)
+        return -1;
+    a->channel_open = 1;
+    return 0;
+}
+
+struct rc_amqp *rc_amqp_connect(const struct rc_amqp_params *p, char *err, size_t errlen)
+{
+    struct amqp_connection_info ci;
+    char *copy = NULL;
+    struct rc_amqp *a = calloc(1, sizeof *a);
+    if (a == NULL || (a->conn = amqp_new_connection()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (open_socket(a, p, &ci, &copy, err, errlen) < 0 || login(a, p, &ci, err, errlen) < 0)
+        goto fail;
+    free(copy);
+    return a;
+fail:
+    free(copy);
+    rc_amqp_free(a);
+    return NULL;
+}
+
+void rc_amqp_free(struct rc_amqp *a)
+{
+    if (a == NULL)
+        return;
+    if (a->have_envelope)
+        amqp_destroy_envelope(&a->envelope);
+    if (a->conn) {
+        /* Polite close bounded by the RPC timeout; errors are moot here. */
+        if (a->channel_open) {
+            amqp_channel_close(a->conn, CHANNEL, AMQP_REPLY_SUCCESS);
+            amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+        }
+        amqp_destroy_connection(a->conn);
+    }
+    free(a);
+}
+
+int rc_amqp_declare_fanout(struct rc_amqp *a, const char *exchange, char *err, size_t errlen)
+{
+    amqp_exchange_declare(a->conn, CHANNEL, amqp_cstring_bytes(exchange),
+                          amqp_cstring_bytes("fanout"), 0 /* passive */, 1 /* durable */,
+                          0 /* auto_delete */, 0 /* internal */, amqp_empty_table);
+    return check_rpc(a, "exchange.declare", err, errlen);
+}
+
+int rc_amqp_publish(struct rc_amqp *a, const char *exchange, const struct rc_amqp_msg *m, char *err,
+                    size_t errlen)
+{
+    amqp_basic_properties_t props = {
+        ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG,
+        .content_type = amqp_cstring_bytes("application/json"),
+        .delivery_mode = 1, /* transient: every queue is a live, exclusive one */
+    };
+    if (m->message_id) {
+        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props.message_id = amqp_cstring_bytes(m->message_id);
+    }
+    if (m->timestamp) {
+        props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
+        props.timestamp = m->timestamp;
+    }
+    if (m->type) {
+        props._flags |= AMQP_BASIC_TYPE_FLAG;
+        props.type = amqp_cstring_bytes(m->type);
+    }
+    amqp_bytes_t body = {.len = m->len, .bytes = (void *)m->body};
+    int rc = amqp_basic_publish(a->conn, CHANNEL, amqp_cstring_bytes(exchange), amqp_empty_bytes, 0,
+                                0, &props, body);
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "publish on %s: %s", a->where, amqp_error_string2(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* A frame arrived outside an RPC: a close from the broker means the
+ * connection (or our only channel) is gone; anything else is ignored. */
+static int handle_stray_frame(struct rc_amqp *a, const amqp_frame_t *f, char *err, size_t errlen)
+{
+    if (f->frame_type != AMQP_FRAME_METHOD)
+        return 0;
+    amqp_method_number_t id = f->payload.method.id;
+    if (id != AMQP_CONNECTION_CLOSE_METHOD && id != AMQP_CHANNEL_CLOSE_METHOD)
+        return 0;
+    amqp_rpc_reply_t r = {.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION, .reply = f->payload.method};
+    reply_error(a, r, "connection", err, errlen);
+    /* Acknowledge so the broker can release the connection promptly. */
+    if (id == AMQP_CONNECTION_CLOSE_METHOD) {
+        amqp_connection_close_ok_t ok;
+        amqp_send_method(a->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    } else {
+        amqp_channel_close_ok_t ok;
+        amqp_send_method(a->conn, CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    }
+    a->channel_open = 0;
+    return -1;
+}
+
+int rc_amqp_wait(struct rc_amqp *a, int64_t deadline_ms, char *err, size_t errlen)
+{
+    for (;;) {
+        int64_t left = deadline_ms - rc_mono_ms();
+        if (left <= 0)
+            return 0;
+        struct timeval tv = ms_to_tv(left);
+        amqp_frame_t f;
+        int rc = amqp_simple_wait_frame_noblock(a->conn, &f, &tv);
+        if (rc == AMQP_STATUS_TIMEOUT)
+            return 0;
+        if (rc != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "connection to %s lost: %s", a->where, amqp_error_string2(rc));
+            return -1;
+        }
+        if (handle_stray_frame(a, &f, err, errlen) < 0)
+            return -1;
+        amqp_maybe_release_buffers(a->conn);
+    }
+}
+
+int rc_amqp_consume_private(struct rc_amqp *a, const char *exchange, char *err, size_t errlen)
+{
+    amqp_queue_declare_ok_t *q =
+        amqp_queue_declare(a->conn, CHANNEL, amqp_empty_bytes, 0 /* passive */, 0 /* durable */,
+                           1 /* exclusive */, 1 /* auto_delete */, amqp_empty_table);
+    if (check_rpc(a, "queue.declare", err, errlen) < 0)
+        return -1;
+    amqp_bytes_t queue = amqp_bytes_malloc_dup(q->queue);
+    if (queue.bytes == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = -1;
+    amqp_queue_bind(a->conn, CHANNEL, queue, amqp_cstring_bytes(exchange), amqp_empty_bytes,
+                    amqp_empty_table);
+    if (check_rpc(a, "queue.bind", err, errlen) < 0)
+        goto out;
+    amqp_basic_consume(a->conn, CHANNEL, queue, amqp_empty_bytes, 0 /* no_local */, 1 /* no_ack */,
+                       1 /* exclusive */, amqp_empty_table);
+    if (check_rpc(a, "basic.consume", err, errlen) < 0)
+        goto out;
+    rc = 0;
+out:
+    amqp_bytes_free(queue);
+    return rc;
+}
+
+/* amqp_consume_message() reports a non-delivery frame as UNEXPECTED_STATE:
+ * read that frame ourselves to see whether the broker is closing. */
+static int read_stray(struct rc_amqp *a, char *err, size_t errlen)
+{
+    amqp_frame_t f;
+    struct timeval tv = {0, 0};
+    int rc = amqp_simple_wait_frame_noblock(a->conn, &f, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT)
+        return 0;
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "connection to %s lost: %s", a->where, amqp_error_string2(rc));
+        return -1;
+    }
+    return handle_stray_frame(a, &f, err, errlen);
+}
+
+int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery *d, char *err,
+                 size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    amqp_maybe_release_buffers(a->conn);
+    struct timeval tv = ms_to_tv(timeout_ms);
+    amqp_rpc_reply_t r = amqp_consume_message(a->conn, &a->envelope, &tv, 0);
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+        if (r.library_error == AMQP_STATUS_TIMEOUT)
+            return 0;
+        if (r.library_error == AMQP_STATUS_UNEXPECTED_STATE)
+            return read_stray(a, err, errlen);
+    }
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        reply_error(a, r, "consume", err, errlen);
+        return -1;
+    }
+    a->have_envelope = 1;
+    const amqp_basic_properties_t *p = &a->envelope.message.properties;
+    if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && p->message_id.len < sizeof d->message_id) {
+        memcpy(d->message_id, p->message_id.bytes, p->message_id.len);
+        d->message_id[p->message_id.len] = '\0';
+    }
+    d->body = a->envelope.message.body.bytes;
+    d->len = a->envelope.message.body.len;
+    d->priv = a;
+    return 1;
+}
+
+void rc_amqp_delivery_clear(struct rc_amqp_delivery *d)
+{
+    struct rc_amqp *a = d->priv;
+    if (a && a->have_envelope) {
+        amqp_destroy_envelope(&a->envelope);
+        a->have_envelope = 0;
+    }
+    memset(d, 0, sizeof *d);
+}
+
+void rc_url_redact(const char *url, char *out, size_t outlen)
+{
+    /* scheme://user:pass@rest -> scheme://user:***@rest */
+    const char *auth = strstr(url, "://");
+    const char *at = auth ? strchr(auth + 3, '@') : NULL;
+    const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
+    if (colon == NULL) {
+        snprintf(out, outlen, "%s", url);
+        return;
+    }
+    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+}

@@ -1,0 +1,75 @@
+/* rc_amqp: the AMQP glue both programs share, on rabbitmq-c 0.11.
+ *
+ * One struct rc_amqp is one broker connection with one channel (1). It is
+ * not thread-safe: rabbitmq-c wants one connection per thread, so each
+ * program keeps its connection on the thread that uses it.
+ *
+ * Every call that can fail returns 0 / -1 and writes a one-line reason into
+ * the caller's err buffer. Reasons name host, port and vhost, never the
+ * password. After a -1 from anything but connect, the connection should be
+ * treated as dead: free it and connect again (see rc_backoff).
+ */
+#ifndef RC_AMQP_H
+#define RC_AMQP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rc_amqp;
+
+struct rc_amqp_params {
+    const char *url;       /* amqp://user:pass@host:port/vhost */
+    unsigned heartbeat_s;  /* AMQP heartbeat; 0 disables (not advised) */
+    int64_t timeout_ms;    /* TCP connect, handshake and every RPC */
+    const char *conn_name; /* shown in the management UI */
+};
+
+/* Connect, log in and open channel 1. NULL on failure with err set. */
+struct rc_amqp *rc_amqp_connect(const struct rc_amqp_params *p, char *err, size_t errlen);
+
+/* Close politely (best effort) and free; accepts NULL. */
+void rc_amqp_free(struct rc_amqp *a);
+
+/* Declare the durable fanout exchange (idempotent; both programs declare it
+ * so start-up order does not matter). */
+int rc_amqp_declare_fanout(struct rc_amqp *a, const char *exchange, char *err, size_t errlen);
+
+struct rc_amqp_msg {
+    const void *body;
+    size_t len;
+    const char *message_id; /* or NULL */
+    uint64_t timestamp;     /* seconds since the epoch, or 0 */
+    const char *type;       /* or NULL */
+};
+
+/* Publish as application/json to exchange with routing key "". */
+int rc_amqp_publish(struct rc_amqp *a, const char *exchange, const struct rc_amqp_msg *m, char *err,
+                    size_t errlen);
+
+/* Service the connection (heartbeats, broker-initiated closes) until the
+ * CLOCK_MONOTONIC deadline (ms) or at most slice_ms, whichever is sooner.
+ * Returns 0 when the time passed quietly, -1 if the connection is lost. */
+int rc_amqp_wait(struct rc_amqp *a, int64_t deadline_ms, char *err, size_t errlen);
+
+/* Declare a server-named, exclusive, auto-delete queue, bind it to the
+ * exchange and start consuming it (auto-ack). */
+int rc_amqp_consume_private(struct rc_amqp *a, const char *exchange, char *err, size_t errlen);
+
+struct rc_amqp_delivery {
+    const char *body; /* valid until rc_amqp_delivery_clear */
+    size_t len;
+    char message_id[64]; /* "" when absent or too long */
+    void *priv;
+};
+
+/* Wait up to timeout_ms for the next message. Returns 1 with *d filled
+ * (release with rc_amqp_delivery_clear), 0 on timeout, -1 if the
+ * connection is lost. */
+int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery *d, char *err,
+                 size_t errlen);
+void rc_amqp_delivery_clear(struct rc_amqp_delivery *d);
+
+/* Copy url into out with any password replaced by "***", for logging. */
+void rc_url_redact(const char *url, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,288 @@
+#include "rc_tick.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rc_asset_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > RC_ASSET_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    return 1;
+}
+
+int rc_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len - i <= n)
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z": the shape CoinAPI sends. Checked by
+ * pattern rather than strptime: strptime accepts too much. */
+static int time_valid(const char *s)
+{
+    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+    size_t i;
+    for (i = 0; pat[i]; i++) {
+        if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
+            return 0;
+    }
+    if (s[i] == '.') {
+        size_t digits = 0;
+        for (i++; isdigit((unsigned char)s[i]); i++)
+            digits++;
+        if (digits == 0 || digits > 9)
+            return 0;
+    }
+    return s[i] == 'Z' && s[i + 1] == '\0';
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t len)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* Index just past the string starting at s[i] == '"'. */
+static size_t skip_string(const char *s, size_t i, size_t len)
+{
+    for (i++; i < len && s[i] != '"'; i++)
+        if (s[i] == '\\')
+            i++;
+    return i + 1;
+}
+
+/* Index just past the value starting at s[i]. */
+static size_t skip_value(const char *s, size_t i, size_t len)
+{
+    if (s[i] == '"')
+        return skip_string(s, i, len);
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < len && !strchr(",}] \t\r\n", s[i]))
+            i++;
+        return i;
+    }
+    int depth = 0;
+    for (; i < len; i++) {
+        if (s[i] == '"') {
+            i = skip_string(s, i, len) - 1;
+        } else if (s[i] == '{' || s[i] == '[') {
+            depth++;
+        } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return i;
+}
+
+/* Find the text of the top-level member `key` in s, which cJSON has already
+ * accepted as a JSON object (so this scanner can trust the syntax). Only a
+ * key written without escapes matches; the caller falls back to cJSON's own
+ * printing otherwise. Returns 0 with start and vlen set, or -1. */
+static int find_member_text(const char *s, size_t len, const char *key, const char **start,
+                            size_t *vlen)
+{
+    size_t klen = strlen(key);
+    size_t i = skip_ws(s, 0, len) + 1; /* past '{' */
+    for (;;) {
+        i = skip_ws(s, i, len);
+        if (i >= len || s[i] != '"')
+            return -1;
+        size_t kstart = i + 1;
+        i = skip_string(s, i, len);
+        int match = (i - 1 - kstart == klen && memcmp(s + kstart, key, klen) == 0);
+        i = skip_ws(s, i, len) + 1; /* past ':' */
+        i = skip_ws(s, i, len);
+        size_t vend = skip_value(s, i, len);
+        if (match) {
+            *start = s + i;
+            *vlen = vend - i;
+            return 0;
+        }
+        i = skip_ws(s, vend, len);
+        if (i >= len || s[i] != ',')
+            return -1;
+        i++;
+    }
+}
+
+/* Copy a validated string member into dst[cap]; -1 if absent, not a string,
+ * or too long. */
+static int get_string(const cJSON *obj, const char *name, char *dst, size_t cap, char *err,
+                      size_t errlen)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (it == NULL) {
+        snprintf(err, errlen, "missing field \"%s\"", name);
+        return -1;
+    }
+    if (!cJSON_IsString(it)) {
+        snprintf(err, errlen, "field \"%s\" is not a string", name);
+        return -1;
+    }
+    size_t n = strlen(it->valuestring);
+    if (n >= cap) {
+        snprintf(err, errlen, "field \"%s\" is too long (%zu bytes)", name, n);
+        return -1;
+    }
+    memcpy(dst, it->valuestring, n + 1);
+    return 0;
+}
+
+static int check_fields(struct rc_tick *t, const cJSON *obj, char *err, size_t errlen)
+{
+    if (get_string(obj, "time", t->time, sizeof t->time, err, errlen) < 0 ||
+        get_string(obj, "asset_id_base", t->base, sizeof t->base, err, errlen) < 0 ||
+        get_string(obj, "asset_id_quote", t->quote, sizeof t->quote, err, errlen) < 0)
+        return -1;
+    if (!time_valid(t->time)) {
+        snprintf(err, errlen, "field \"time\" is not an ISO 8601 UTC time");
+        return -1;
+    }
+    if (!rc_asset_valid(t->base, strlen(t->base)) || !rc_asset_valid(t->quote, strlen(t->quote))) {
+        snprintf(err, errlen, "asset ids must be 1-%d letters, digits or '_'", RC_ASSET_MAX);
+        return -1;
+    }
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(obj, "rate");
+    if (rate == NULL) {
+        snprintf(err, errlen, "missing field \"rate\"");
+        return -1;
+    }
+    if (!cJSON_IsNumber(rate)) {
+        snprintf(err, errlen, "field \"rate\" is not a number");
+        return -1;
+    }
+    /* 1e400 parses as infinity; zero or negative rates are nonsense. */
+    if (!isfinite(rate->valuedouble) || rate->valuedouble <= 0) {
+        snprintf(err, errlen, "field \"rate\" must be finite and positive");
+        return -1;
+    }
+    t->rate = rate->valuedouble;
+    return 0;
+}
+
+/* Replace the parsed rate by its original text so no digit is lost. */
+static int keep_rate_digits(cJSON *obj, const char *body, size_t len)
+{
+    const char *start;
+    size_t vlen;
+    if (find_member_text(body, len, "rate", &start, &vlen) < 0)
+        return 0; /* escaped key: cJSON's shortest round-trip form is the best we have */
+    char *raw = strndup(start, vlen);
+    if (raw == NULL)
+        return -1;
+    /* Duplicate keys (one escaped) could make the scanner and cJSON pick
+     * different members: keep the text only when both agree. */
+    if (strtod(raw, NULL) != cJSON_GetObjectItemCaseSensitive(obj, "rate")->valuedouble) {
+        free(raw);
+        return 0;
+    }
+    cJSON *item = cJSON_CreateRaw(raw);
+    free(raw);
+    if (item == NULL)
+        return -1;
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, "rate", item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+    return 0;
+}
+
+int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, size_t errlen)
+{
+    cJSON *obj = NULL;
+    memset(t, 0, sizeof *t);
+
+    if (len == 0) {
+        snprintf(err, errlen, "empty body");
+        goto fail;
+    }
+    if (len > RC_TICK_MAX_BODY) {
+        snprintf(err, errlen, "body too large (%zu bytes, limit %d)", len, RC_TICK_MAX_BODY);
+        goto fail;
+    }
+    /* cJSON works on C strings: a NUL would silently cut the text. */
+    if (memchr(body, '\0', len) != NULL) {
+        snprintf(err, errlen, "body contains a NUL byte");
+        goto fail;
+    }
+    if (!rc_utf8_valid(body, len)) {
+        snprintf(err, errlen, "body is not valid UTF-8");
+        goto fail;
+    }
+    const char *end = NULL;
+    obj = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (obj == NULL) {
+        snprintf(err, errlen, "not valid JSON");
+        goto fail;
+    }
+    /* cJSON stops at the end of the first value and ignores what follows. */
+    if ((size_t)(end - body) < len && skip_ws(body, (size_t)(end - body), len) != len) {
+        snprintf(err, errlen, "trailing data after the JSON value");
+        goto fail;
+    }
+    if (!cJSON_IsObject(obj)) {
+        snprintf(err, errlen, "not a JSON object");
+        goto fail;
+    }
+    if (check_fields(t, obj, err, errlen) < 0)
+        goto fail;
+    if (keep_rate_digits(obj, body, len) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    t->json = cJSON_PrintUnformatted(obj);
+    if (t->json == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    t->json_len = strlen(t->json);
+    cJSON_Delete(obj);
+    return 0;
+fail:
+    cJSON_Delete(obj);
+    return -1;
+}
+
+void rc_tick_clear(struct rc_tick *t)
+{
+    free(t->json);
+    t->json = NULL;
+    t->json_len = 0;
+}

@@ -1,0 +1,45 @@
+/* rc_tick: the exchange-rate message codec shared by both programs.
+ *
+ * A tick is CoinAPI's exchange-rate object:
+ *   {"time":"2026-11-28T02:31:19.5655909Z","asset_id_base":"BTC",
+ *    "asset_id_quote":"USD","rate":60000.25}
+ * rc_tick_parse() validates such a body (from CoinAPI in the fetcher, from
+ * the broker in sse-server) and produces the compact one-line JSON that goes
+ * on the wire. The rate is copied as the original text, digit for digit:
+ * cJSON keeps only a double, which would round CoinAPI's longer rates.
+ * Unknown extra fields are kept (compacted); nested values are re-printed by
+ * cJSON.
+ */
+#ifndef RC_TICK_H
+#define RC_TICK_H
+
+#include <stddef.h>
+
+/* CoinAPI answers are a few hundred bytes: anything past this is not a tick. */
+#define RC_TICK_MAX_BODY (64 * 1024)
+#define RC_ASSET_MAX     32
+
+struct rc_tick {
+    char time[40];                /* as sent: ISO 8601 UTC, "...Z" */
+    char base[RC_ASSET_MAX + 1];  /* asset_id_base, as sent */
+    char quote[RC_ASSET_MAX + 1]; /* asset_id_quote, as sent */
+    double rate;                  /* finite, > 0 */
+    char *json;                   /* compact JSON, NUL-terminated; owned, see rc_tick_clear */
+    size_t json_len;
+};
+
+/* Validate body[0..len) and fill *t. Returns 0, or -1 with a one-line
+ * reason in err (t->json is then NULL). The body need not be
+ * NUL-terminated. */
+int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, size_t errlen);
+
+/* Free t->json; safe on a zeroed or already-cleared tick. */
+void rc_tick_clear(struct rc_tick *t);
+
+/* 1 if s is a well-formed asset id: 1..RC_ASSET_MAX of [A-Za-z0-9_]. */
+int rc_asset_valid(const char *s, size_t len);
+
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+int rc_utf8_valid(const char *s, size_t len);
+
+#endif

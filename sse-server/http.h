@@ -1,0 +1,37 @@
+/* sse_http: the HTTP side of sse-server (libmicrohttpd, epoll, thread
+ * pool, suspend/resume).
+ *
+ * Routes: GET /api/v1/sso/stream (the event stream), GET /healthz,
+ * GET /metrics; OPTIONS answers CORS preflights; other paths 404, other
+ * methods 405. One stream = one hub subscriber, freed when libmicrohttpd
+ * frees the response (the client left or the server stops).
+ */
+#ifndef SSE_HTTP_H
+#define SSE_HTTP_H
+
+#include <stddef.h>
+
+#include "consumer.h"
+#include "hub.h"
+
+struct sse_http_config {
+    const char *listen;         /* "0.0.0.0:8181", "[::]:8181", "localhost:8181" */
+    unsigned max_clients;       /* streams; a few more sockets for health checks */
+    const char *cors_origin;    /* Access-Control-Allow-Origin value */
+    unsigned threads;           /* libmicrohttpd worker threads */
+    unsigned request_timeout_s; /* for everything but streams (slow headers) */
+    size_t conn_memory;         /* per-connection memory pool, bytes */
+};
+
+struct sse_http;
+
+/* cfg, hub and stats are borrowed and must outlive the server. */
+struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hub *hub,
+                                const struct sse_consumer_stats *stats, char *err, size_t errlen);
+
+/* Stop accepting, end every stream (the hub must already be closed, so
+ * that parked streams are resumed and read end-of-stream), wait for them
+ * up to wait_ms, then stop the daemon and free. Accepts NULL. */
+void sse_http_stop(struct sse_http *s, struct sse_hub *hub, int wait_ms);
+
+#endif

@@ -1,0 +1,173 @@
+/* sse-server: streams every exchange-rate message from the fanout exchange
+ * to every connected EventSource client.
+ *
+ * Threads: libmicrohttpd's workers (HTTP), one AMQP consumer, and this main
+ * thread, which only waits for a signal and drives heartbeats.
+ *
+ * Exit codes: 0 after SIGINT/SIGTERM, 1 when a component cannot start,
+ * 2 for a configuration error.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "consumer.h"
+#include "http.h"
+#include "hub.h"
+#include "rc_amqp.h"
+#include "rc_config.h"
+#include "rc_log.h"
+#include "rc_time.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+struct config {
+    const char *listen, *amqp_url, *exchange, *cors, *log_level;
+    unsigned max_clients, history, threads;
+    int64_t heartbeat_ms, amqp_heartbeat_ms, reconnect_max_ms;
+};
+
+static const char summary[] =
+    "Stream exchange rates from a RabbitMQ fanout exchange to browsers over Server-Sent Events\n"
+    "at GET /api/v1/sso/stream (also: /healthz, /metrics).";
+
+static int load_config(struct config *c, int argc, char **argv)
+{
+    const struct rc_option opts[] = {
+        {"listen", "SSE_LISTEN", "0.0.0.0:8181", "address and port to serve on", RC_OPT_STRING,
+         &c->listen, 0},
+        {"amqp-url", "AMQP_URL", "amqp://guest:guest@localhost:5672/%2f", "broker URL",
+         RC_OPT_STRING, &c->amqp_url, 0},
+        {"exchange", "AMQP_EXCHANGE", "crypto-info", "fanout exchange to consume", RC_OPT_STRING,
+         &c->exchange, 0},
+        {"max-clients", "SSE_MAX_CLIENTS", "10000", "streams served at once; more get 503",
+         RC_OPT_UINT, &c->max_clients, 0},
+        {"history", "SSE_HISTORY", "1024", "events kept in the ring", RC_OPT_UINT, &c->history, 0},
+        {"heartbeat", "SSE_HEARTBEAT", "15s", "comment sent on idle streams this often",
+         RC_OPT_DURATION, &c->heartbeat_ms, 0},
+        {"cors-origins", "SSE_CORS_ORIGINS", "*", "Access-Control-Allow-Origin value",
+         RC_OPT_STRING, &c->cors, 0},
+        {"threads", "SSE_THREADS", "2", "HTTP worker threads", RC_OPT_UINT, &c->threads, 0},
+        {"amqp-heartbeat", "AMQP_HEARTBEAT", "10s", "AMQP heartbeat interval", RC_OPT_DURATION,
+         &c->amqp_heartbeat_ms, 0},
+        {"reconnect-max", "AMQP_RECONNECT_MAX", "10s", "longest wait between reconnects",
+         RC_OPT_DURATION, &c->reconnect_max_ms, 0},
+        {"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", RC_OPT_STRING,
+         &c->log_level, 0},
+        {0},
+    };
+    char err[512];
+    int rc = rc_config_parse(opts, argc, argv, "sse-server", summary, err, sizeof err);
+    if (rc != 0) {
+        if (rc < 0)
+            rc_error("%s", err);
+        return rc;
+    }
+    enum rc_log_level lvl;
+    if (rc_log_parse_level(c->log_level, &lvl) < 0) {
+        rc_error("invalid --log-level '%s'", c->log_level);
+        return -1;
+    }
+    rc_log_set_level(lvl);
+    if (c->max_clients == 0 || c->history == 0 || c->threads == 0 || c->heartbeat_ms <= 0 ||
+        c->reconnect_max_ms <= 0) {
+        rc_error("--max-clients, --history, --threads, --heartbeat and --reconnect-max "
+                 "must be more than 0");
+        return -1;
+    }
+    return 0;
+}
+
+/* Every client is a socket: lift the soft open-file limit to the hard one
+ * and say so if it still cannot hold --max-clients. */
+static void raise_nofile(unsigned max_clients)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)max_clients + 100)
+        rc_warn("open-file limit %ju is too low for --max-clients %u", (uintmax_t)rl.rlim_cur,
+                max_clients);
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg = {0};
+    char err[512];
+    int exit_code = 1;
+    struct sse_hub *hub = NULL;
+    struct sse_consumer *consumer = NULL;
+    struct sse_http *http = NULL;
+
+    rc_log_set_name("sse-server");
+    int rc = load_config(&cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    raise_nofile(cfg.max_clients);
+
+    struct sse_consumer_config ccfg = {.amqp_url = cfg.amqp_url,
+                                       .exchange = cfg.exchange,
+                                       .heartbeat_s =
+                                           (unsigned)((cfg.amqp_heartbeat_ms + 999) / 1000),
+                                       .reconnect_max_ms = cfg.reconnect_max_ms};
+    struct sse_http_config hcfg = {.listen = cfg.listen,
+                                   .max_clients = cfg.max_clients,
+                                   .cors_origin = cfg.cors,
+                                   .threads = cfg.threads,
+                                   .request_timeout_s = 10,
+                                   .conn_memory = 16 * 1024};
+    if ((hub = sse_hub_new(cfg.history, cfg.max_clients)) == NULL) {
+        rc_error("out of memory");
+        goto out;
+    }
+    if ((consumer = sse_consumer_start(&ccfg, hub)) == NULL) {
+        rc_error("cannot start the consumer thread");
+        goto out;
+    }
+    if ((http = sse_http_start(&hcfg, hub, sse_consumer_stats(consumer), err, sizeof err)) ==
+        NULL) {
+        rc_error("%s", err);
+        goto out;
+    }
+    char safe_url[512];
+    rc_url_redact(cfg.amqp_url, safe_url, sizeof safe_url);
+    rc_info("serving http://%s/api/v1/sso/stream (max %u clients), consuming '%s' from %s",
+            cfg.listen, cfg.max_clients, cfg.exchange, safe_url);
+
+    int64_t next_hb = rc_mono_ms() + cfg.heartbeat_ms;
+    while (!stop) {
+        int64_t now = rc_mono_ms();
+        if (now >= next_hb) {
+            sse_hub_heartbeat(hub);
+            next_hb = now + cfg.heartbeat_ms;
+        }
+        /* Wakes early on a signal. */
+        rc_sleep_until_ms(next_hb < now + 250 ? next_hb : now + 250);
+    }
+    rc_info("stopping: closing streams");
+    exit_code = 0;
+out:
+    /* Order matters: no new messages, end every stream (resuming the
+     * suspended ones), then stop HTTP. */
+    sse_consumer_stop(consumer);
+    if (hub)
+        sse_hub_close(hub);
+    sse_http_stop(http, hub, 2000);
+    sse_hub_free(hub);
+    rc_info("stopped");
+    return exit_code;
+}
