@@ -14,7 +14,7 @@ LDFLAGS += -pthread
 
 # Debian packages: build, tests, and the local broker used by tests and the demo.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev librabbitmq-dev libcurl4-openssl-dev \
-            libcjson-dev libcmocka-dev rabbitmq-server curl docker-compose
+            libcjson-dev libcmocka-dev rabbitmq-server amqp-tools curl docker-compose
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -36,49 +36,65 @@ LIBSSE    := $(B)/libsse.a
 UNIT_BINS := $(patsubst tests/unit/%.c,bin/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps check check-unit demo clean format
+# Quiet by default; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 .DEFAULT_GOAL := all
 
 all: bin/fetcher bin/sse-server bin/fake-coinapi
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBFETCH): $(call obj,$(FETCH_SRC))
 $(LIBSSE): $(call obj,$(SSE_SRC))
 $(LIBCOMMON) $(LIBFETCH) $(LIBSSE):
 	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
 bin/fetcher: $(call obj,fetcher/main.c) $(LIBFETCH) $(LIBCOMMON)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,librabbitmq libcurl libcjson) -lm
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,librabbitmq libcurl libcjson) -lm
 
 bin/sse-server: $(call obj,sse-server/main.c) $(LIBSSE) $(LIBCOMMON)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,libmicrohttpd librabbitmq libcjson) -lm
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,libmicrohttpd librabbitmq libcjson) -lm
 
 bin/fake-coinapi: $(call obj,$(FAKE_SRC)) $(LIBCOMMON)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,libmicrohttpd libcjson) -lm
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,libmicrohttpd libcjson) -lm
 
 # Unit tests link the program libraries too: a test of sse-server/frame.c
 # pulls only the objects it needs out of libsse.a.
 bin/tests/%: $(B)/tests/unit/%.o $(LIBSSE) $(LIBFETCH) $(LIBCOMMON)
 	@mkdir -p bin/tests
-	$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,cmocka $(PKGS)) -lm
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,cmocka $(PKGS)) -lm
 
 deps:
 	@scripts/install-deps $(DEB_PKGS)
 
 check-unit: $(UNIT_BINS)
 
-check: all $(UNIT_BINS)
+# check and demo install missing packages first (as root; otherwise they
+# print the apt-get command), then build in a sub-make so pkg-config sees
+# the freshly installed libraries.
+check: deps
+	@$(MAKE) --no-print-directory all check-unit
 	@tests/run-tests
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
 format:

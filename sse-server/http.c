@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "metrics.h"
+#include "reaper.h"
 #include "rc_log.h"
 #include "rc_time.h"
 
@@ -24,6 +26,7 @@ struct sse_http {
     struct sse_hub *hub;
     const struct sse_consumer_stats *stats;
     struct MHD_Daemon *daemon;
+    struct sse_reaper *reaper;
 };
 
 /* One per stream; freed by libmicrohttpd through free_client(). */
@@ -31,6 +34,8 @@ struct client {
     struct sse_http *srv;
     struct MHD_Connection *conn;
     struct sse_sub *sub;
+    int fd;         /* watched by the reaper under token */
+    uint32_t token;
 };
 
 typedef enum MHD_Result (*handler_fn)(struct sse_http *, struct MHD_Connection *);
@@ -89,12 +94,25 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
         rc_info("http: client fell behind the history ring: disconnected");
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
+    if (n == SSE_HUB_GONE)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     return n;
 }
 
+/* Runs on the reaper thread: the client hung up while parked. */
+static void on_hangup(void *ctx)
+{
+    struct client *cl = ctx;
+    sse_hub_kick(cl->srv->hub, cl->sub);
+}
+
+/* libmicrohttpd calls this when it drops the response: the only place a
+ * stream's state is freed. */
 static void free_client(void *cls)
 {
     struct client *cl = cls;
+    if (cl->srv->reaper)
+        sse_reaper_unwatch(cl->srv->reaper, cl->fd, cl->token);
     sse_hub_unsubscribe(cl->srv->hub, cl->sub);
     free(cl);
 }
@@ -120,6 +138,11 @@ static enum MHD_Result handle_stream(struct sse_http *s, struct MHD_Connection *
         free_client(cl);
         return MHD_NO;
     }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    cl->fd = ci ? ci->connect_fd : -1;
+    if (s->reaper)
+        cl->token = sse_reaper_watch(s->reaper, cl->fd, cl);
     MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(r, "Cache-Control", "no-cache, no-transform");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
@@ -210,7 +233,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    rc_warn("http: %s", msg);
+    /* A client going away mid-stream is routine, not a warning. */
+    if (strstr(msg, "application error generating response") ||
+        strstr(msg, "Failed to send the footers") || strstr(msg, "no longer available"))
+        rc_debug("http: %s", msg);
+    else
+        rc_warn("http: %s", msg);
 }
 
 /* "host:port" or "[v6]:port" into a socket address. */
@@ -255,6 +283,12 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
     s->cfg = cfg;
     s->hub = hub;
     s->stats = stats;
+    struct rlimit rl;
+    int max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1 << 24 ? (int)rl.rlim_cur
+                                                                             : 1 << 16;
+    /* Without the reaper, hang-ups are still found by the next write. */
+    if ((s->reaper = sse_reaper_start(max_fd, on_hangup)) == NULL)
+        rc_warn("http: cannot start the hang-up watcher; dead clients found by heartbeats");
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -275,6 +309,12 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
     return s;
 }
 
+unsigned sse_http_port(const struct sse_http *s)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
+}
+
 void sse_http_stop(struct sse_http *s, struct sse_hub *hub, int wait_ms)
 {
     if (s == NULL)
@@ -289,5 +329,6 @@ void sse_http_stop(struct sse_http *s, struct sse_hub *hub, int wait_ms)
          sse_hub_get_stats(hub, &st))
         usleep(10000);
     MHD_stop_daemon(s->daemon);
+    sse_reaper_stop(s->reaper); /* after the daemon: every stream is unwatched */
     free(s);
 }

@@ -29,6 +29,9 @@ struct sse_http;
 struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hub *hub,
                                 const struct sse_consumer_stats *stats, char *err, size_t errlen);
 
+/* The TCP port actually bound (useful with --listen HOST:0). */
+unsigned sse_http_port(const struct sse_http *s);
+
 /* Stop accepting, end every stream (the hub must already be closed, so
  * that parked streams are resumed and read end-of-stream), wait for them
  * up to wait_ms, then stop the daemon and free. Accepts NULL. */

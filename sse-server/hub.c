@@ -19,6 +19,8 @@ struct sse_sub {
     size_t off;        /* bytes of that frame already sent */
     uint64_t hb_gen;   /* last heartbeat generation seen */
     int parked;
+    int gone;           /* kicked: the client hung up */
+    int sent_since_hb;  /* an event went out since the last heartbeat */
     void (*park)(void *);
     void (*wake)(void *);
     void *ctx;
@@ -166,6 +168,20 @@ void sse_hub_close(struct sse_hub *h)
     pthread_mutex_unlock(&h->lock);
 }
 
+void sse_hub_kick(struct sse_hub *h, struct sse_sub *s)
+{
+    pthread_mutex_lock(&h->lock);
+    if (!s->gone) {
+        s->gone = 1;
+        h->st.hangups++;
+    }
+    if (s->parked) {
+        s->parked = 0;
+        s->wake(s->ctx);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
 static size_t copy_out(char *dst, size_t room, const char *src, size_t len, size_t *off)
 {
     size_t n = len - *off < room ? len - *off : room;
@@ -198,6 +214,10 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
         rc = SSE_HUB_EOF;
         goto out;
     }
+    if (s->gone) {
+        rc = SSE_HUB_GONE;
+        goto out;
+    }
     if (s->greet_off < s->greet_len)
         n += copy_out(buf, max, s->greeting, s->greet_len, &s->greet_off);
     /* The oldest frame still in the ring is head - cap: anything before it
@@ -207,15 +227,18 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
         rc = SSE_HUB_LAGGED;
         goto out;
     }
-    n += copy_frames(h, s, buf + n, max - n);
+    size_t framed = copy_frames(h, s, buf + n, max - n);
+    n += framed;
+    s->sent_since_hb |= framed > 0;
     if (s->hb_gen != h->hb_gen) {
-        /* Any write proves the connection alive; send a comment only when
-         * there is nothing else. */
+        /* A heartbeat keeps an idle stream alive through proxies; a stream
+         * that carried an event since the last one is not idle. */
         s->hb_gen = h->hb_gen;
-        if (n == 0 && max >= sizeof heartbeat - 1) {
+        if (!s->sent_since_hb && n == 0 && max >= sizeof heartbeat - 1) {
             memcpy(buf, heartbeat, sizeof heartbeat - 1);
             n = sizeof heartbeat - 1;
         }
+        s->sent_since_hb = 0;
     }
     if (n == 0) {
         s->parked = 1;

@@ -34,6 +34,7 @@ struct sse_hub_stats {
     uint64_t rejected_full; /* refused by the subscriber limit */
     uint64_t published;     /* frames */
     uint64_t lagged;        /* subscribers cut off for falling behind the ring */
+    uint64_t hangups;       /* subscribers kicked because the client left */
 };
 
 /* history: ring size in frames (>= 1); max_subs: subscriber limit. */
@@ -63,11 +64,16 @@ void sse_hub_heartbeat(struct sse_hub *h);
  * parked ones are woken to read it; later subscribes fail. */
 void sse_hub_close(struct sse_hub *h);
 
-enum { SSE_HUB_PARKED = 0, SSE_HUB_EOF = -1, SSE_HUB_LAGGED = -2 };
+/* The client behind s hung up: its next read returns SSE_HUB_GONE, and it
+ * is woken if parked so that read happens now. */
+void sse_hub_kick(struct sse_hub *h, struct sse_sub *s);
+
+enum { SSE_HUB_PARKED = 0, SSE_HUB_EOF = -1, SSE_HUB_LAGGED = -2, SSE_HUB_GONE = -3 };
 
 /* Copy up to max pending bytes for s into buf. Returns the byte count, or
  * SSE_HUB_PARKED after calling park() (nothing to send), SSE_HUB_EOF, or
- * SSE_HUB_LAGGED (the ring overwrote frames s had not read: disconnect). */
+ * SSE_HUB_LAGGED (the ring overwrote frames s had not read: disconnect),
+ * or SSE_HUB_GONE (kicked: disconnect). */
 ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max);
 
 void sse_hub_get_stats(struct sse_hub *h, struct sse_hub_stats *out);

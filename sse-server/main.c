@@ -145,8 +145,10 @@ int main(int argc, char **argv)
     }
     char safe_url[512];
     rc_url_redact(cfg.amqp_url, safe_url, sizeof safe_url);
-    rc_info("serving http://%s/api/v1/sso/stream (max %u clients), consuming '%s' from %s",
-            cfg.listen, cfg.max_clients, cfg.exchange, safe_url);
+    /* Tests and scripts read the port from this line when given port 0. */
+    rc_info("listening on port %u: stream at /api/v1/sso/stream (--listen %s, max %u "
+            "clients), consuming '%s' from %s",
+            sse_http_port(http), cfg.listen, cfg.max_clients, cfg.exchange, safe_url);
 
     int64_t next_hb = rc_mono_ms() + cfg.heartbeat_ms;
     while (!stop) {

@@ -18,6 +18,8 @@ char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consu
          hub->rejected_full},
         {"sse_clients_lagged_total", "counter",
          "SSE clients disconnected for falling behind the history ring.", hub->lagged},
+        {"sse_clients_hangups_total", "counter",
+         "SSE clients released at once because they hung up while idle.", hub->hangups},
         {"sse_events_total", "counter", "Events published to clients.", hub->published},
         {"sse_broker_messages_total", "counter", "Messages received from the broker.",
          atomic_load(&c->received)},

@@ -1,0 +1,107 @@
+# Shared helpers for the integration tests (bash). Source it, then call
+# `it_init NAME`. Every process a test starts goes through `spawn`, and the
+# EXIT trap ends exactly those (by pid). Checks print TAP-like lines that
+# tests/run-tests counts: "ok - ..." / "not ok - ...".
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$TOP/bin
+IT_PIDS=()
+IT_FAILS=0
+IT_CHECKS=0
+
+it_init() {
+    IT_NAME=$1
+    IT_DIR=$(mktemp -d "/tmp/ratecast-$IT_NAME.XXXXXX")
+    trap it_cleanup EXIT
+}
+
+it_cleanup() {
+    local pid
+    for pid in "${IT_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${IT_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ -n "${IT_OWN_BROKER:-}" ]; then
+        RABBITMQ_PORT=$IT_OWN_BROKER RATECAST_RUN_DIR=$IT_DIR/run "$TOP/scripts/rabbitmq-local" stop >/dev/null 2>&1 || true
+    fi
+    if [ "$IT_FAILS" -eq 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then
+        rm -rf "$IT_DIR"
+    else
+        echo "# logs kept in $IT_DIR"
+    fi
+}
+
+ok() { IT_CHECKS=$((IT_CHECKS + 1)); echo "ok - $*"; }
+not_ok() { IT_CHECKS=$((IT_CHECKS + 1)); IT_FAILS=$((IT_FAILS + 1)); echo "not ok - $*"; }
+# check "description" command...: passes when the command succeeds.
+check() {
+    local what=$1
+    shift
+    if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+# Stop at once: the remaining checks cannot run.
+bail() { not_ok "$*"; exit 1; }
+
+it_done() {
+    echo "# $IT_NAME: $((IT_CHECKS - IT_FAILS)) of $IT_CHECKS checks passed"
+    [ "$IT_FAILS" -eq 0 ]
+}
+
+# spawn LOG cmd...: start cmd in the background, output to LOG; sets SPAWNED.
+spawn() {
+    local log=$1
+    shift
+    "$@" >"$log" 2>&1 &
+    SPAWNED=$!
+    IT_PIDS+=("$SPAWNED")
+}
+
+# wait_for SECONDS cmd...: poll cmd every 0.1 s until it succeeds.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.1
+    done
+}
+
+# The broker: the one tests/run-tests started (RC_TEST_AMQP_URL), or our own.
+it_broker() {
+    if [ -n "${RC_TEST_AMQP_URL:-}" ]; then
+        AMQP=$RC_TEST_AMQP_URL
+        return
+    fi
+    IT_OWN_BROKER=${RC_TEST_RABBITMQ_PORT:-5961}
+    AMQP=$(RABBITMQ_PORT=$IT_OWN_BROKER RATECAST_RUN_DIR=$IT_DIR/run "$TOP/scripts/rabbitmq-local" start) ||
+        bail "start a private broker on port $IT_OWN_BROKER"
+}
+
+# start_sse LOG [args...]: sse-server on a free port; sets SSE_PID, SSE_PORT, SSE.
+start_sse() {
+    local log=$1
+    shift
+    spawn "$log" "$BIN/sse-server" --listen 127.0.0.1:0 "$@"
+    SSE_PID=$SPAWNED
+    wait_for 10 grep -q 'listening on port' "$log" || bail "sse-server starts ($(tail -3 "$log"))"
+    SSE_PORT=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$log" | head -1)
+    SSE=http://127.0.0.1:$SSE_PORT
+}
+
+# start_fake LOG [args...]: fake-coinapi on a free port; sets FAKE_PID, FAKE.
+start_fake() {
+    local log=$1
+    shift
+    "$BIN/fake-coinapi" --port 0 "$@" >"$log.port" 2>"$log" &
+    FAKE_PID=$!
+    IT_PIDS+=("$FAKE_PID")
+    wait_for 10 test -s "$log.port" || bail "fake-coinapi starts ($(tail -3 "$log"))"
+    FAKE=http://127.0.0.1:$(head -1 "$log.port")
+}
+
+# metric NAME: the value of one sse-server metric.
+metric() { curl -s "$SSE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+# metric_is NAME VALUE: for wait_for, which must re-read the metric each time.
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
