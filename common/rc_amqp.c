@@ -329,10 +329,20 @@ void rc_amqp_delivery_clear(struct rc_amqp_delivery *d)
 
 void rc_url_redact(const char *url, char *out, size_t outlen)
 {
-    /* scheme://user:pass@rest -> scheme://user:***@rest */
+    /* scheme://user:pass@host/path -> scheme://user:***@host/path. Only the
+     * authority (up to the first '/') can hold credentials: an '@' in the
+     * vhost is not one. */
     const char *auth = strstr(url, "://");
-    const char *at = auth ? strchr(auth + 3, '@') : NULL;
-    const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
+    const char *at = NULL, *colon = NULL;
+    if (auth) {
+        auth += 3;
+        size_t alen = strcspn(auth, "/?#");
+        const char *a = memchr(auth, '@', alen);
+        /* The last '@' in the authority ends the userinfo. */
+        while (a && (at = a, a = memchr(a + 1, '@', alen - (size_t)(a + 1 - auth))))
+            ;
+        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    }
     if (colon == NULL) {
         snprintf(out, outlen, "%s", url);
         return;

@@ -165,8 +165,31 @@ static int get_string(const cJSON *obj, const char *name, char *dst, size_t cap,
     return 0;
 }
 
+/* cJSON keeps duplicate members and its getter returns the first, while a
+ * browser's JSON.parse keeps the last: a body with a duplicate could pass
+ * validation here and show the unchecked copy to users. Refuse them. */
+static int check_unique_members(const cJSON *obj, char *err, size_t errlen)
+{
+    int n = 0;
+    for (const cJSON *a = obj->child; a; a = a->next, n++) {
+        if (n >= RC_TICK_MAX_FIELDS) {
+            snprintf(err, errlen, "more than %d fields", RC_TICK_MAX_FIELDS);
+            return -1;
+        }
+        for (const cJSON *b = obj->child; b != a; b = b->next) {
+            if (strcmp(a->string, b->string) == 0) {
+                snprintf(err, errlen, "duplicate field \"%.40s\"", a->string);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int check_fields(struct rc_tick *t, const cJSON *obj, char *err, size_t errlen)
 {
+    if (check_unique_members(obj, err, errlen) < 0)
+        return -1;
     if (get_string(obj, "time", t->time, sizeof t->time, err, errlen) < 0 ||
         get_string(obj, "asset_id_base", t->base, sizeof t->base, err, errlen) < 0 ||
         get_string(obj, "asset_id_quote", t->quote, sizeof t->quote, err, errlen) < 0)
@@ -232,6 +255,12 @@ int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, si
     if (len == 0) {
         snprintf(err, errlen, "empty body");
         goto fail;
+    }
+    /* RFC 8259 lets a parser ignore a byte order mark; cJSON does, and so
+     * must the raw-text scanner that keeps the rate's digits. */
+    if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
+        body += 3;
+        len -= 3;
     }
     if (len > RC_TICK_MAX_BODY) {
         snprintf(err, errlen, "body too large (%zu bytes, limit %d)", len, RC_TICK_MAX_BODY);

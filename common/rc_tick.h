@@ -8,7 +8,7 @@
  * on the wire. The rate is copied as the original text, digit for digit:
  * cJSON keeps only a double, which would round CoinAPI's longer rates.
  * Unknown extra fields are kept (compacted); nested values are re-printed by
- * cJSON.
+ * cJSON. Duplicate members are refused: parsers disagree on which one wins.
  */
 #ifndef RC_TICK_H
 #define RC_TICK_H
@@ -18,6 +18,8 @@
 /* CoinAPI answers are a few hundred bytes: anything past this is not a tick. */
 #define RC_TICK_MAX_BODY (64 * 1024)
 #define RC_ASSET_MAX     32
+/* Top-level members allowed: the four fields plus a few extras. */
+#define RC_TICK_MAX_FIELDS 64
 
 struct rc_tick {
     char time[40];                /* as sent: ISO 8601 UTC, "...Z" */

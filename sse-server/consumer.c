@@ -29,10 +29,13 @@ uint64_t sse_consumer_pick_id(const char *message_id, uint64_t last)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(message_id, &end, 10);
-        if (errno == 0 && *end == '\0' && v > last)
+        /* Ids past 2^63 are refused: one hostile message_id near 2^64 would
+         * otherwise use up the id space for good. */
+        if (errno == 0 && *end == '\0' && v > last && v < SSE_ID_MAX)
             return v;
     }
-    return last + 1;
+    /* Saturate rather than wrap: ids never go backwards. */
+    return last < UINT64_MAX ? last + 1 : last;
 }
 
 static void handle_message(struct sse_consumer *c, const struct rc_amqp_delivery *d)

@@ -42,7 +42,9 @@ const struct sse_consumer_stats *sse_consumer_stats(const struct sse_consumer *c
 
 /* The id an event gets: the producer's message_id when it is a decimal
  * integer above the last id (so every replica names an event alike),
- * otherwise last + 1. Ids never go backwards. Exposed for tests. */
+ * otherwise last + 1. Ids never go backwards (and never wrap). Exposed for
+ * tests. */
+#define SSE_ID_MAX (UINT64_C(1) << 63)
 uint64_t sse_consumer_pick_id(const char *message_id, uint64_t last);
 
 #endif

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "metrics.h"
-#include "reaper.h"
 #include "rc_log.h"
 #include "rc_time.h"
+#include "reaper.h"
 
 #define STREAM_PATH "/api/v1/sso/stream"
 /* Sockets beyond max_clients for /healthz, /metrics and 503 answers. */
@@ -34,7 +34,7 @@ struct client {
     struct sse_http *srv;
     struct MHD_Connection *conn;
     struct sse_sub *sub;
-    int fd;         /* watched by the reaper under token */
+    int fd; /* watched by the reaper under token */
     uint32_t token;
 };
 
@@ -284,8 +284,8 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
     s->hub = hub;
     s->stats = stats;
     struct rlimit rl;
-    int max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1 << 24 ? (int)rl.rlim_cur
-                                                                             : 1 << 16;
+    int max_fd =
+        getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1 << 24 ? (int)rl.rlim_cur : 1 << 16;
     /* Without the reaper, hang-ups are still found by the next write. */
     if ((s->reaper = sse_reaper_start(max_fd, on_hangup)) == NULL)
         rc_warn("http: cannot start the hang-up watcher; dead clients found by heartbeats");

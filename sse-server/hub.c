@@ -19,8 +19,8 @@ struct sse_sub {
     size_t off;        /* bytes of that frame already sent */
     uint64_t hb_gen;   /* last heartbeat generation seen */
     int parked;
-    int gone;           /* kicked: the client hung up */
-    int sent_since_hb;  /* an event went out since the last heartbeat */
+    int gone;          /* kicked: the client hung up */
+    int sent_since_hb; /* an event went out since the last heartbeat */
     void (*park)(void *);
     void (*wake)(void *);
     void *ctx;
@@ -223,7 +223,9 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
     /* The oldest frame still in the ring is head - cap: anything before it
      * has been overwritten. */
     if (h->head > h->cap && s->next_seq < h->head - h->cap) {
-        h->st.lagged++;
+        if (!s->gone) /* count the subscriber once, not every read */
+            h->st.lagged++;
+        s->gone = 1;
         rc = SSE_HUB_LAGGED;
         goto out;
     }
