@@ -14,7 +14,8 @@ LDFLAGS += -pthread
 
 # Debian packages: build, tests, and the local broker used by tests and the demo.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev librabbitmq-dev libcurl4-openssl-dev \
-            libcjson-dev libcmocka-dev rabbitmq-server amqp-tools curl docker-compose
+            libcjson-dev libcmocka-dev rabbitmq-server amqp-tools curl docker-compose \
+            iproute2 procps
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -43,6 +44,8 @@ else
 Q := @
 endif
 .DEFAULT_GOAL := all
+# Keep intermediate objects (unit test .o files) between runs.
+.SECONDARY:
 
 all: bin/fetcher bin/sse-server bin/fake-coinapi
 

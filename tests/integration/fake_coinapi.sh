@@ -16,7 +16,7 @@ PORT=${RC_TEST_FAKE_PORT:-18787}
 BASE="http://127.0.0.1:$PORT"
 KEY="test-key-$$"
 RETRY_AFTER=7 # not the default, to prove --retry-after is used
-SLOW_MS=300
+SLOW_MS=500
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fake_coinapi.XXXXXX")
 MAIN_PID=
