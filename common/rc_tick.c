@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int rc_asset_valid(const char *s, size_t len)
 {
@@ -307,6 +308,27 @@ int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, si
 fail:
     cJSON_Delete(obj);
     return -1;
+}
+
+int64_t rc_tick_time_us(const struct rc_tick *t)
+{
+    struct tm tm = {0};
+    const char *s = t->time;
+    /* The shape was checked by time_valid(): fixed positions. */
+    tm.tm_year = atoi(s) - 1900;
+    tm.tm_mon = atoi(s + 5) - 1;
+    tm.tm_mday = atoi(s + 8);
+    tm.tm_hour = atoi(s + 11);
+    tm.tm_min = atoi(s + 14);
+    tm.tm_sec = atoi(s + 17);
+    time_t secs = timegm(&tm);
+    if (secs == (time_t)-1 || secs < 0)
+        return 0;
+    int64_t us = 0, scale = 100000;
+    if (s[19] == '.')
+        for (const char *p = s + 20; *p >= '0' && *p <= '9' && scale > 0; p++, scale /= 10)
+            us += (*p - '0') * scale;
+    return (int64_t)secs * 1000000 + us;
 }
 
 void rc_tick_clear(struct rc_tick *t)

@@ -14,6 +14,7 @@
 #define RC_TICK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* CoinAPI answers are a few hundred bytes: anything past this is not a tick. */
 #define RC_TICK_MAX_BODY (64 * 1024)
@@ -34,6 +35,10 @@ struct rc_tick {
  * reason in err (t->json is then NULL). The body need not be
  * NUL-terminated. */
 int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, size_t errlen);
+
+/* The tick's time in microseconds since the epoch (t->time was validated
+ * by rc_tick_parse), or 0 if it is out of range. */
+int64_t rc_tick_time_us(const struct rc_tick *t);
 
 /* Free t->json; safe on a zeroed or already-cleared tick. */
 void rc_tick_clear(struct rc_tick *t);

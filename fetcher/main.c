@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "coinapi.h"
-#include "publisher.h"
 #include "rc_config.h"
 #include "rc_log.h"
 #include "rc_pairs.h"
+#include "rc_publisher.h"
 #include "rc_time.h"
 
 static volatile sig_atomic_t stop;
@@ -86,20 +86,8 @@ static int load_config(struct config *c, int argc, char **argv)
     return 0;
 }
 
-/* Message ids are microseconds since the epoch at publish time, bumped on
- * collision: strictly increasing within a run and, clocks permitting,
- * across restarts, without any state on disk. */
-static uint64_t next_id(uint64_t *last)
-{
-    uint64_t id = (uint64_t)rc_real_us();
-    if (id <= *last)
-        id = *last + 1;
-    *last = id;
-    return id;
-}
-
-static void poll_pair(struct fetch_coinapi *api, struct fetch_publisher *pub,
-                      const struct rc_pair *pair, struct counters *n, uint64_t *last_id)
+static void poll_pair(struct fetch_coinapi *api, struct rc_publisher *pub,
+                      const struct rc_pair *pair, struct counters *n)
 {
     struct fetch_answer ans;
     struct rc_tick tick;
@@ -132,7 +120,7 @@ static void poll_pair(struct fetch_coinapi *api, struct fetch_publisher *pub,
         n->invalid++;
         rc_warn("coinapi: asked for %s/%s, got %s/%s: dropped", pair->base, pair->quote, tick.base,
                 tick.quote);
-    } else if (fetch_publisher_send(pub, &tick, next_id(last_id)) == 0) {
+    } else if (rc_publisher_send(pub, &tick) == 0) {
         n->published++;
         rc_debug("published %s", tick.json);
     } else {
@@ -149,7 +137,7 @@ int main(int argc, char **argv)
     char err[512];
     int exit_code = 1;
     struct fetch_coinapi *api = NULL;
-    struct fetch_publisher *pub = NULL;
+    struct rc_publisher *pub = NULL;
 
     rc_log_set_name("fetcher");
     int rc = load_config(&cfg, argc, argv);
@@ -180,7 +168,7 @@ int main(int argc, char **argv)
                                 .heartbeat_s = (unsigned)((cfg.heartbeat_ms + 999) / 1000),
                                 .timeout_ms = 5000,
                                 .conn_name = "ratecast fetcher"};
-    if ((pub = fetch_publisher_new(&ap, cfg.exchange)) == NULL) {
+    if ((pub = rc_publisher_new(&ap, cfg.exchange)) == NULL) {
         rc_error("out of memory");
         goto out;
     }
@@ -192,15 +180,14 @@ int main(int argc, char **argv)
             cfg.interval_ms, total ? "for a fixed number of ticks" : "until stopped",
             cfg.coinapi_url, cfg.exchange, safe_url);
 
-    uint64_t last_id = 0;
     int64_t deadline = rc_mono_ms();
     while (!stop && (total == 0 || n.ticks < total)) {
-        fetch_publisher_wait(pub, deadline, &stop);
+        rc_publisher_wait(pub, deadline, &stop);
         if (stop)
             break;
         n.ticks++;
         for (int i = 0; i < npairs && !stop; i++)
-            poll_pair(api, pub, &pairs[i], &n, &last_id);
+            poll_pair(api, pub, &pairs[i], &n);
         /* Absolute deadlines: no drift. After an overrun, skip the ticks
          * that are already late instead of firing them in a burst. */
         deadline += cfg.interval_ms;
@@ -219,7 +206,7 @@ int main(int argc, char **argv)
             n.publish_failures);
     exit_code = 0;
 out:
-    fetch_publisher_free(pub);
+    rc_publisher_free(pub);
     fetch_coinapi_free(api);
     curl_global_cleanup();
     return exit_code;

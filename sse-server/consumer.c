@@ -1,5 +1,6 @@
 #include "consumer.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -51,16 +52,22 @@ static void handle_message(struct sse_consumer *c, const struct rc_amqp_delivery
                     err);
         return;
     }
-    uint64_t id = sse_consumer_pick_id(d->message_id, c->last_id);
+    struct sse_event_meta m = {.id = sse_consumer_pick_id(d->message_id, c->last_id),
+                               .time_us = rc_tick_time_us(&t)};
+    /* Filters compare upper case, as rc_pairs_parse() produces. */
+    for (size_t i = 0; t.base[i]; i++)
+        m.base[i] = (char)toupper((unsigned char)t.base[i]);
+    for (size_t i = 0; t.quote[i]; i++)
+        m.quote[i] = (char)toupper((unsigned char)t.quote[i]);
     size_t len;
-    char *frame = sse_frame_event(id, NULL, t.json, t.json_len, &len);
+    char *frame = sse_frame_event(m.id, NULL, t.json, t.json_len, &len);
     rc_tick_clear(&t);
     if (frame == NULL) {
         rc_error("out of memory framing a message: dropped");
         return;
     }
-    c->last_id = id;
-    sse_hub_publish(c->hub, frame, len);
+    c->last_id = m.id;
+    sse_hub_publish(c->hub, frame, len, &m);
 }
 
 /* Consume until the connection fails or we are told to stop. */

@@ -13,37 +13,68 @@
 #include "rc_log.h"
 #include "rc_time.h"
 #include "reaper.h"
+#include "stream.h"
 
-#define STREAM_PATH "/api/v1/sso/stream"
 /* Sockets beyond max_clients for /healthz, /metrics and 503 answers. */
 #define SPARE_SOCKETS 64
-/* The greeting is a comment so the headers reach the browser at once
- * instead of with the first event. */
-static const char greeting[] = ": connected to ratecast\n\n";
 
 struct sse_http {
     const struct sse_http_config *cfg;
     struct sse_hub *hub;
     const struct sse_consumer_stats *stats;
+    struct sse_broadcast *broadcast;
+    struct sse_stream_env env;
     struct MHD_Daemon *daemon;
-    struct sse_reaper *reaper;
 };
 
-/* One per stream; freed by libmicrohttpd through free_client(). */
-struct client {
-    struct sse_http *srv;
-    struct MHD_Connection *conn;
-    struct sse_sub *sub;
-    int fd; /* watched by the reaper under token */
-    uint32_t token;
+/* A POST body being received (the only requests with one). */
+struct upload {
+    char buf[SSE_BROADCAST_MAX_BODY];
+    size_t len;
+    int too_large;
 };
 
 typedef enum MHD_Result (*handler_fn)(struct sse_http *, struct MHD_Connection *);
 
-static void add_common_headers(struct sse_http *s, struct MHD_Response *r)
+int sse_origin_allowed(const char *list, const char *origin)
 {
-    MHD_add_response_header(r, "Access-Control-Allow-Origin", s->cfg->cors_origin);
+    if (strcmp(list, "*") == 0)
+        return 1;
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, " ,");
+        if (n == olen && n > 0 && strncmp(p, origin, n) == 0)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* CORS: "*" for everyone, or echo the request's Origin when it is listed
+ * (and say it varies by Origin, so caches keep them apart). */
+static void add_cors(struct sse_http *s, struct MHD_Connection *c, struct MHD_Response *r)
+{
+    const char *list = s->cfg->cors_origins;
+    if (strcmp(list, "*") == 0) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+        return;
+    }
     MHD_add_response_header(r, "Vary", "Origin");
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (origin && sse_origin_allowed(list, origin))
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+}
+
+static enum MHD_Result queue(struct sse_http *s, struct MHD_Connection *c, unsigned status,
+                             struct MHD_Response *r)
+{
+    if (r == NULL)
+        return MHD_NO;
+    add_cors(s, c, r);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r); /* the connection holds its own reference */
+    return ret;
 }
 
 static enum MHD_Result send_text(struct sse_http *s, struct MHD_Connection *c, unsigned status,
@@ -55,111 +86,37 @@ static enum MHD_Result send_text(struct sse_http *s, struct MHD_Connection *c, u
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    add_common_headers(s, r);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         MHD_add_response_header(r, "Retry-After", "5");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    return queue(s, c, status, r);
 }
 
 #define SEND_LITERAL(s, c, status, text)                                                           \
     send_text(s, c, status, "text/plain; charset=utf-8", text, sizeof text - 1, 0)
 
-/* ---- the event stream ------------------------------------------------ */
-
-static void park(void *ctx)
-{
-    struct client *cl = ctx;
-    MHD_suspend_connection(cl->conn);
-}
-
-static void wake(void *ctx)
-{
-    struct client *cl = ctx;
-    MHD_resume_connection(cl->conn);
-}
-
-/* libmicrohttpd pulls the body through here. With nothing to send we must
- * suspend the connection and return 0: returning 0 without suspending makes
- * libmicrohttpd busy-loop a core. */
-static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct client *cl = cls;
-    ssize_t n = sse_hub_read(cl->srv->hub, cl->sub, buf, max);
-    if (n == SSE_HUB_EOF)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    if (n == SSE_HUB_LAGGED) {
-        rc_info("http: client fell behind the history ring: disconnected");
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    if (n == SSE_HUB_GONE)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    return n;
-}
-
-/* Runs on the reaper thread: the client hung up while parked. */
-static void on_hangup(void *ctx)
-{
-    struct client *cl = ctx;
-    sse_hub_kick(cl->srv->hub, cl->sub);
-}
-
-/* libmicrohttpd calls this when it drops the response: the only place a
- * stream's state is freed. */
-static void free_client(void *cls)
-{
-    struct client *cl = cls;
-    if (cl->srv->reaper)
-        sse_reaper_unwatch(cl->srv->reaper, cl->fd, cl->token);
-    sse_hub_unsubscribe(cl->srv->hub, cl->sub);
-    free(cl);
-}
+/* ---- handlers ---------------------------------------------------------- */
 
 static enum MHD_Result handle_stream(struct sse_http *s, struct MHD_Connection *c)
 {
-    struct client *cl = calloc(1, sizeof *cl);
-    if (cl == NULL)
-        return MHD_NO;
-    cl->srv = s;
-    cl->conn = c;
-    cl->sub = sse_hub_subscribe(s->hub, greeting, sizeof greeting - 1, park, wake, cl);
-    if (cl->sub == NULL) {
-        free(cl);
-        if (sse_hub_full(s->hub))
-            return SEND_LITERAL(s, c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                "too many clients, retry later\n");
-        return SEND_LITERAL(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n");
-    }
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_stream, cl, free_client);
-    if (r == NULL) {
-        free_client(cl);
-        return MHD_NO;
-    }
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    cl->fd = ci ? ci->connect_fd : -1;
-    if (s->reaper)
-        cl->token = sse_reaper_watch(s->reaper, cl->fd, cl);
-    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
-    MHD_add_response_header(r, "Cache-Control", "no-cache, no-transform");
-    MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    add_common_headers(s, r);
-    /* A stream is idle for long stretches by design: only requests that
-     * are not streams are subject to the request timeout. */
-    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r); /* the connection holds its own reference */
-    return ret;
+    unsigned status;
+    struct MHD_Response *r = sse_stream_open(&s->env, c, &status);
+    return queue(s, c, status, r);
 }
-
-/* ---- small endpoints ------------------------------------------------- */
 
 static enum MHD_Result handle_healthz(struct sse_http *s, struct MHD_Connection *c)
 {
     return SEND_LITERAL(s, c, MHD_HTTP_OK, "ok\n");
+}
+
+/* Ready = consuming from the broker: a load balancer should not send new
+ * clients to a replica that cannot feed them. */
+static enum MHD_Result handle_readyz(struct sse_http *s, struct MHD_Connection *c)
+{
+    if (atomic_load(&s->stats->connected))
+        return SEND_LITERAL(s, c, MHD_HTTP_OK, "ready\n");
+    return SEND_LITERAL(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: broker not connected\n");
 }
 
 static enum MHD_Result handle_metrics(struct sse_http *s, struct MHD_Connection *c)
@@ -173,54 +130,117 @@ static enum MHD_Result handle_metrics(struct sse_http *s, struct MHD_Connection 
     return send_text(s, c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len, 1);
 }
 
-static enum MHD_Result handle_preflight(struct sse_http *s, struct MHD_Connection *c)
+static enum MHD_Result handle_preflight(struct sse_http *s, struct MHD_Connection *c,
+                                        const char *allow)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (r == NULL)
         return MHD_NO;
-    add_common_headers(s, r);
-    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, OPTIONS");
-    MHD_add_response_header(r, "Access-Control-Allow-Headers", "Last-Event-ID, Cache-Control");
+    MHD_add_response_header(r, "Access-Control-Allow-Methods", allow);
+    MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                            "Last-Event-ID, Cache-Control, Authorization, Content-Type");
     MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);
-    MHD_destroy_response(r);
-    return ret;
+    return queue(s, c, MHD_HTTP_NO_CONTENT, r);
 }
 
-/* ---- dispatch -------------------------------------------------------- */
+/* First call of a POST /api/v1/sso/broadcast: refuse early what we can. */
+static enum MHD_Result broadcast_begin(struct sse_http *s, struct MHD_Connection *c, void **req_cls)
+{
+    if (s->broadcast == NULL)
+        return SEND_LITERAL(s, c, MHD_HTTP_NOT_FOUND, "not found (broadcast is disabled)\n");
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!sse_broadcast_authorized(s->broadcast, auth))
+        return SEND_LITERAL(s, c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token\n");
+    const char *clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (clen && strtoull(clen, NULL, 10) > SSE_BROADCAST_MAX_BODY)
+        return SEND_LITERAL(s, c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+    struct upload *u = calloc(1, sizeof *u);
+    if (u == NULL)
+        return MHD_NO;
+    *req_cls = u;
+    return MHD_YES;
+}
+
+static enum MHD_Result broadcast_step(struct sse_http *s, struct MHD_Connection *c,
+                                      struct upload *u, const char *data, size_t *size)
+{
+    if (*size) {
+        /* Chunked bodies have no Content-Length: enforce the limit here. */
+        if (u->len + *size > sizeof u->buf)
+            u->too_large = 1;
+        else
+            memcpy(u->buf + u->len, data, *size);
+        u->len += *size;
+        *size = 0;
+        return MHD_YES;
+    }
+    if (u->too_large)
+        return SEND_LITERAL(s, c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+    char err[256];
+    unsigned status = sse_broadcast_publish(s->broadcast, u->buf, u->len, err, sizeof err);
+    if (status == MHD_HTTP_ACCEPTED)
+        return SEND_LITERAL(s, c, status, "published\n");
+    char *body;
+    int n = asprintf(&body, "%s\n", err);
+    if (n < 0)
+        return MHD_NO;
+    return send_text(s, c, status, "text/plain; charset=utf-8", body, (size_t)n, 1);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    free(*req_cls);
+    *req_cls = NULL;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
 
 static const struct route {
     const char *path;
-    handler_fn get;
+    handler_fn get; /* NULL: not a GET route */
+    int post;       /* the broadcast route */
+    const char *allow;
 } routes[] = {
-    {STREAM_PATH, handle_stream},
-    {"/healthz", handle_healthz},
-    {"/metrics", handle_metrics},
+    {"/api/v1/sso/stream", handle_stream, 0, "GET, OPTIONS"},
+    {"/api/v1/sso/broadcast", NULL, 1, "POST, OPTIONS"},
+    {"/healthz", handle_healthz, 0, "GET"},
+    {"/readyz", handle_readyz, 0, "GET"},
+    {"/metrics", handle_metrics, 0, "GET"},
 };
+
+static enum MHD_Result method_not_allowed(struct sse_http *s, struct MHD_Connection *c,
+                                          const char *allow)
+{
+    static const char msg[] = "method not allowed\n";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Allow", allow);
+    return queue(s, c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
-    (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
+    (void)version;
     struct sse_http *s = cls;
+    if (*req_cls) /* a broadcast body arriving */
+        return broadcast_step(s, c, *req_cls, upload_data, upload_data_size);
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(url, routes[i].path) != 0)
+        const struct route *rt = &routes[i];
+        if (strcmp(url, rt->path) != 0)
             continue;
-        if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
-            return routes[i].get(s, c);
-        if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0)
-            return handle_preflight(s, c);
-        struct MHD_Response *r =
-            MHD_create_response_from_buffer(sizeof "method not allowed\n" - 1,
-                                            (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
-        if (r == NULL)
-            return MHD_NO;
-        MHD_add_response_header(r, "Allow", "GET, OPTIONS");
-        add_common_headers(s, r);
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
-        MHD_destroy_response(r);
-        return ret;
+        if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0 && strstr(rt->allow, "OPTIONS"))
+            return handle_preflight(s, c, rt->allow);
+        if (rt->get && strcmp(method, MHD_HTTP_METHOD_GET) == 0)
+            return rt->get(s, c);
+        if (rt->post && strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+            return broadcast_begin(s, c, req_cls);
+        return method_not_allowed(s, c, rt->allow);
     }
     return SEND_LITERAL(s, c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
@@ -269,8 +289,17 @@ static int resolve_listen(const char *listen, struct sockaddr_storage *ss, char 
     return 0;
 }
 
+static int open_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 1 << 24)
+        return 1 << 16;
+    return (int)rl.rlim_cur;
+}
+
 struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hub *hub,
-                                const struct sse_consumer_stats *stats, char *err, size_t errlen)
+                                const struct sse_consumer_stats *stats,
+                                struct sse_broadcast *broadcast, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     if (resolve_listen(cfg->listen, &ss, err, errlen) < 0)
@@ -283,11 +312,11 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
     s->cfg = cfg;
     s->hub = hub;
     s->stats = stats;
-    struct rlimit rl;
-    int max_fd =
-        getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1 << 24 ? (int)rl.rlim_cur : 1 << 16;
+    s->broadcast = broadcast;
+    s->env = (struct sse_stream_env){.hub = hub, .retry_ms = cfg->retry_ms};
     /* Without the reaper, hang-ups are still found by the next write. */
-    if ((s->reaper = sse_reaper_start(max_fd, on_hangup)) == NULL)
+    s->env.reaper = sse_reaper_start(open_file_limit(), sse_stream_hangup);
+    if (s->env.reaper == NULL)
         rc_warn("http: cannot start the hang-up watcher; dead clients found by heartbeats");
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
@@ -300,9 +329,10 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
         (unsigned int)(cfg->max_clients + SPARE_SOCKETS), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->conn_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed?)", cfg->listen);
+        sse_reaper_stop(s->env.reaper);
         free(s);
         return NULL;
     }
@@ -329,6 +359,6 @@ void sse_http_stop(struct sse_http *s, struct sse_hub *hub, int wait_ms)
          sse_hub_get_stats(hub, &st))
         usleep(10000);
     MHD_stop_daemon(s->daemon);
-    sse_reaper_stop(s->reaper); /* after the daemon: every stream is unwatched */
+    sse_reaper_stop(s->env.reaper); /* after the daemon: every stream is unwatched */
     free(s);
 }

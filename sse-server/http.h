@@ -1,33 +1,37 @@
 /* sse_http: the HTTP side of sse-server (libmicrohttpd, epoll, thread
  * pool, suspend/resume).
  *
- * Routes: GET /api/v1/sso/stream (the event stream), GET /healthz,
- * GET /metrics; OPTIONS answers CORS preflights; other paths 404, other
- * methods 405. One stream = one hub subscriber, freed when libmicrohttpd
- * frees the response (the client left or the server stops).
+ * Routes: GET /api/v1/sso/stream (the event stream, see stream.h),
+ * POST /api/v1/sso/broadcast (see broadcast.h), GET /healthz, /readyz and
+ * /metrics. OPTIONS answers CORS preflights; other paths 404, other methods
+ * 405 with Allow.
  */
 #ifndef SSE_HTTP_H
 #define SSE_HTTP_H
 
 #include <stddef.h>
 
+#include "broadcast.h"
 #include "consumer.h"
 #include "hub.h"
 
 struct sse_http_config {
     const char *listen;         /* "0.0.0.0:8181", "[::]:8181", "localhost:8181" */
     unsigned max_clients;       /* streams; a few more sockets for health checks */
-    const char *cors_origin;    /* Access-Control-Allow-Origin value */
+    const char *cors_origins;   /* "*" or a comma-separated list of origins */
     unsigned threads;           /* libmicrohttpd worker threads */
     unsigned request_timeout_s; /* for everything but streams (slow headers) */
     size_t conn_memory;         /* per-connection memory pool, bytes */
+    unsigned retry_ms;          /* base of the jittered retry: field */
 };
 
 struct sse_http;
 
-/* cfg, hub and stats are borrowed and must outlive the server. */
+/* cfg, hub and stats are borrowed and must outlive the server; broadcast
+ * may be NULL (the endpoint then answers 404). */
 struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hub *hub,
-                                const struct sse_consumer_stats *stats, char *err, size_t errlen);
+                                const struct sse_consumer_stats *stats,
+                                struct sse_broadcast *broadcast, char *err, size_t errlen);
 
 /* The TCP port actually bound (useful with --listen HOST:0). */
 unsigned sse_http_port(const struct sse_http *s);
@@ -36,5 +40,8 @@ unsigned sse_http_port(const struct sse_http *s);
  * that parked streams are resumed and read end-of-stream), wait for them
  * up to wait_ms, then stop the daemon and free. Accepts NULL. */
 void sse_http_stop(struct sse_http *s, struct sse_hub *hub, int wait_ms);
+
+/* 1 if origin is allowed by the list ("*" allows all). Exposed for tests. */
+int sse_origin_allowed(const char *list, const char *origin);
 
 #endif

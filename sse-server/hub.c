@@ -4,28 +4,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GREETING_MAX 256
+#include "rc_time.h"
+
+#define GREETING_MAX 512
+
+const int64_t sse_delay_bounds_ms[SSE_DELAY_BUCKETS] = {1,   5,   10,   25,   50,   100,
+                                                        250, 500, 1000, 2500, 5000, 10000};
 
 static const char heartbeat[] = ": heartbeat\n\n";
 
 struct frame {
     char *buf;
     size_t len;
+    uint64_t id;
+    int64_t time_us;
+    uint64_t pair_hash; /* 0: no pair */
+    char base[RC_ASSET_MAX + 1], quote[RC_ASSET_MAX + 1];
 };
 
 struct sse_sub {
     struct sse_sub *prev, *next;
     uint64_t next_seq; /* sequence number of the next frame to send */
     size_t off;        /* bytes of that frame already sent */
+    uint64_t min_id;   /* frames with an id at or below this are skipped */
     uint64_t hb_gen;   /* last heartbeat generation seen */
     int parked;
-    int gone;          /* kicked: the client hung up */
+    int gone;          /* kicked, or lagged: never read again */
     int sent_since_hb; /* an event went out since the last heartbeat */
     void (*park)(void *);
     void (*wake)(void *);
     void *ctx;
+    struct rc_pair *pairs; /* filter, or NULL for everything */
+    uint64_t *hashes;      /* one per pair */
+    size_t npairs;
     size_t greet_len, greet_off;
-    char greeting[GREETING_MAX];
+    char *greeting;
 };
 
 struct sse_hub {
@@ -40,6 +53,18 @@ struct sse_hub {
     struct sse_hub_stats st;
 };
 
+/* FNV-1a over "BASE/QUOTE": a cheap first test before comparing strings. */
+static uint64_t pair_hash(const char *base, const char *quote)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = base; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '/') * 1099511628211ULL;
+    for (const char *p = quote; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h | 1; /* never 0, which means "no pair" */
+}
+
 struct sse_hub *sse_hub_new(size_t history, unsigned max_subs)
 {
     struct sse_hub *h = calloc(1, sizeof *h);
@@ -53,6 +78,14 @@ struct sse_hub *sse_hub_new(size_t history, unsigned max_subs)
     return h;
 }
 
+static void free_sub(struct sse_sub *s)
+{
+    free(s->pairs);
+    free(s->hashes);
+    free(s->greeting);
+    free(s);
+}
+
 void sse_hub_free(struct sse_hub *h)
 {
     if (h == NULL)
@@ -60,7 +93,7 @@ void sse_hub_free(struct sse_hub *h)
     while (h->subs) {
         struct sse_sub *s = h->subs;
         h->subs = s->next;
-        free(s);
+        free_sub(s);
     }
     for (size_t i = 0; i < h->cap; i++)
         free(h->ring[i].buf);
@@ -77,29 +110,87 @@ int sse_hub_full(struct sse_hub *h)
     return full;
 }
 
-struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const char *greeting, size_t len,
-                                  void (*park)(void *ctx), void (*wake)(void *ctx), void *ctx)
+static int copy_filter(struct sse_sub *s, const struct rc_pair *pairs, size_t n)
 {
-    if (len > GREETING_MAX)
-        return NULL;
+    if (pairs == NULL || n == 0)
+        return 0;
+    s->pairs = malloc(n * sizeof *s->pairs);
+    s->hashes = malloc(n * sizeof *s->hashes);
+    if (s->pairs == NULL || s->hashes == NULL)
+        return -1;
+    memcpy(s->pairs, pairs, n * sizeof *pairs);
+    for (size_t i = 0; i < n; i++)
+        s->hashes[i] = pair_hash(pairs[i].base, pairs[i].quote);
+    s->npairs = n;
+    return 0;
+}
+
+/* Caller holds the lock. Ids in the ring increase with the sequence
+ * number, so the first frame after `id` is found by binary search. */
+static uint64_t first_seq_after(const struct sse_hub *h, uint64_t lo, uint64_t id)
+{
+    uint64_t hi = h->head;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (h->ring[mid % h->cap].id <= id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Caller holds the lock. Decide where a new subscriber starts. */
+static void place(struct sse_hub *h, struct sse_sub *s, const struct sse_sub_params *p,
+                  struct sse_resume *r)
+{
+    uint64_t count = h->head < h->cap ? h->head : h->cap;
+    uint64_t first = h->head - count;
+    memset(r, 0, sizeof *r);
+    r->oldest = count ? h->ring[first % h->cap].id : 0;
+    r->newest = count ? h->ring[(h->head - 1) % h->cap].id : 0;
+    s->next_seq = h->head;
+    r->after = r->newest;
+    if (!p->resume) {
+        r->kind = SSE_RESUME_LIVE;
+        return;
+    }
+    /* Resuming needs ids we can vouch for: every event after last_id that
+     * this replica received must still be in the ring, which holds only if
+     * last_id is at least the oldest id kept. An id beyond the newest (the
+     * client came from a replica a little ahead) resumes live, skipping
+     * what it already has. */
+    if (!p->resume_valid || count == 0 || r->oldest == 0 || p->last_id < r->oldest) {
+        r->kind = SSE_RESUME_RESET;
+        h->st.resets++;
+        return;
+    }
+    r->kind = SSE_RESUME_REPLAY;
+    r->after = p->last_id;
+    s->min_id = p->last_id;
+    s->next_seq = first_seq_after(h, first, p->last_id);
+    r->backlog = (size_t)(h->head - s->next_seq);
+    h->st.replays++;
+}
+
+struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const struct sse_sub_params *p,
+                                  struct sse_resume *out)
+{
     struct sse_sub *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
-    memcpy(s->greeting, greeting, len);
-    s->greet_len = len;
-    s->park = park;
-    s->wake = wake;
-    s->ctx = ctx;
+    if (s == NULL || copy_filter(s, p->pairs, p->npairs) < 0)
+        goto fail;
+    s->park = p->park;
+    s->wake = p->wake;
+    s->ctx = p->ctx;
 
     pthread_mutex_lock(&h->lock);
     if (h->closed || h->st.subscribers >= h->max_subs) {
         if (!h->closed)
             h->st.rejected_full++;
         pthread_mutex_unlock(&h->lock);
-        free(s);
-        return NULL;
+        goto fail;
     }
-    s->next_seq = h->head;
+    place(h, s, p, out);
     s->hb_gen = h->hb_gen;
     s->next = h->subs;
     if (h->subs)
@@ -109,6 +200,20 @@ struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const char *greeting, size_
     h->st.subscribed++;
     pthread_mutex_unlock(&h->lock);
     return s;
+fail:
+    if (s)
+        free_sub(s);
+    return NULL;
+}
+
+int sse_hub_set_greeting(struct sse_sub *s, const char *greeting, size_t len)
+{
+    /* No lock: the subscriber is not readable before its first read. */
+    if (len > GREETING_MAX || (s->greeting = malloc(len ? len : 1)) == NULL)
+        return -1;
+    memcpy(s->greeting, greeting, len);
+    s->greet_len = len;
+    return 0;
 }
 
 void sse_hub_unsubscribe(struct sse_hub *h, struct sse_sub *s)
@@ -124,27 +229,40 @@ void sse_hub_unsubscribe(struct sse_hub *h, struct sse_sub *s)
         s->next->prev = s->prev;
     h->st.subscribers--;
     pthread_mutex_unlock(&h->lock);
-    free(s);
+    free_sub(s);
 }
 
 /* Caller holds the lock. */
-static void wake_parked(struct sse_hub *h)
+static void wake_one(struct sse_sub *s)
 {
-    for (struct sse_sub *s = h->subs; s; s = s->next) {
-        if (s->parked) {
-            s->parked = 0;
-            s->wake(s->ctx);
-        }
+    if (s->parked) {
+        s->parked = 0;
+        s->wake(s->ctx);
     }
 }
 
-void sse_hub_publish(struct sse_hub *h, char *frame, size_t len)
+static void wake_parked(struct sse_hub *h)
 {
+    for (struct sse_sub *s = h->subs; s; s = s->next)
+        wake_one(s);
+}
+
+void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct sse_event_meta *m)
+{
+    struct frame f = {.buf = frame, .len = len};
+    if (m) {
+        f.id = m->id;
+        f.time_us = m->time_us;
+        if (m->base[0] && m->quote[0]) {
+            memcpy(f.base, m->base, sizeof f.base);
+            memcpy(f.quote, m->quote, sizeof f.quote);
+            f.pair_hash = pair_hash(f.base, f.quote);
+        }
+    }
     pthread_mutex_lock(&h->lock);
     struct frame *slot = &h->ring[h->head % h->cap];
     char *old = slot->buf;
-    slot->buf = frame;
-    slot->len = len;
+    *slot = f;
     h->head++;
     h->st.published++;
     wake_parked(h);
@@ -160,14 +278,6 @@ void sse_hub_heartbeat(struct sse_hub *h)
     pthread_mutex_unlock(&h->lock);
 }
 
-void sse_hub_close(struct sse_hub *h)
-{
-    pthread_mutex_lock(&h->lock);
-    h->closed = 1;
-    wake_parked(h);
-    pthread_mutex_unlock(&h->lock);
-}
-
 void sse_hub_kick(struct sse_hub *h, struct sse_sub *s)
 {
     pthread_mutex_lock(&h->lock);
@@ -175,10 +285,15 @@ void sse_hub_kick(struct sse_hub *h, struct sse_sub *s)
         s->gone = 1;
         h->st.hangups++;
     }
-    if (s->parked) {
-        s->parked = 0;
-        s->wake(s->ctx);
-    }
+    wake_one(s);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void sse_hub_close(struct sse_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->closed = 1;
+    wake_parked(h);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -190,16 +305,54 @@ static size_t copy_out(char *dst, size_t room, const char *src, size_t len, size
     return n;
 }
 
-/* Caller holds the lock. Copies whole or partial frames from the ring. */
+static int wanted(const struct sse_sub *s, const struct frame *f)
+{
+    if (f->id && f->id <= s->min_id)
+        return 0; /* the client has it already (resume from a replica ahead) */
+    if (s->pairs == NULL)
+        return 1;
+    for (size_t i = 0; i < s->npairs; i++)
+        if (s->hashes[i] == f->pair_hash && strcmp(s->pairs[i].base, f->base) == 0 &&
+            strcmp(s->pairs[i].quote, f->quote) == 0)
+            return 1;
+    return 0;
+}
+
+/* Caller holds the lock. */
+static void count_delivery(struct sse_hub *h, const struct frame *f, int64_t now_us)
+{
+    h->st.delivered++;
+    if (f->time_us == 0)
+        return;
+    int64_t d_us = now_us - f->time_us;
+    if (d_us < 0)
+        d_us = 0; /* producer clock ahead of ours */
+    size_t b = 0;
+    while (b < SSE_DELAY_BUCKETS && d_us > sse_delay_bounds_ms[b] * 1000)
+        b++;
+    h->st.delay_count[b]++;
+    h->st.delay_sum_s += (double)d_us / 1e6;
+}
+
+/* Caller holds the lock. Copies whole or partial frames from the ring,
+ * skipping those the subscriber does not want. */
 static size_t copy_frames(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max)
 {
     size_t n = 0;
+    int64_t now_us = 0;
     while (n < max && s->next_seq < h->head) {
         const struct frame *f = &h->ring[s->next_seq % h->cap];
+        if (s->off == 0 && !wanted(s, f)) {
+            s->next_seq++;
+            continue;
+        }
         n += copy_out(buf + n, max - n, f->buf, f->len, &s->off);
         if (s->off == f->len) {
             s->off = 0;
             s->next_seq++;
+            if (now_us == 0)
+                now_us = rc_real_us();
+            count_delivery(h, f, now_us);
         }
     }
     return n;
@@ -223,9 +376,8 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
     /* The oldest frame still in the ring is head - cap: anything before it
      * has been overwritten. */
     if (h->head > h->cap && s->next_seq < h->head - h->cap) {
-        if (!s->gone) /* count the subscriber once, not every read */
-            h->st.lagged++;
-        s->gone = 1;
+        h->st.lagged++;
+        s->gone = 1; /* counted once; every later read refuses too */
         rc = SSE_HUB_LAGGED;
         goto out;
     }

@@ -2,17 +2,19 @@
  * it.
  *
  * Every message becomes one frame, built once and kept in a fixed-size ring
- * (the history). Each subscriber has only a cursor into the ring, so a
- * publish costs O(1) memory however many browsers are connected, and a
- * slow subscriber can never make the hub buffer more: when the ring laps
- * it, it is cut off (SSE_HUB_LAGGED) and counted.
+ * (the history) with its id, pair and time. Each subscriber has only a
+ * cursor into the ring, so a publish costs O(1) memory however many
+ * browsers are connected, and a slow subscriber can never make the hub
+ * buffer more: when the ring laps it, it is cut off (SSE_HUB_LAGGED) and
+ * counted. The ring is also the replay buffer for clients that resume with
+ * Last-Event-ID, and subscribers may filter by currency pair.
  *
  * The hub knows nothing about HTTP. A subscriber that has nothing to read
- * is "parked" through its park() callback; the next publish, heartbeat or
- * close "wakes" it through wake(). Both callbacks run with the hub's lock
- * held, which is what makes park/wake pairs race-free: libmicrohttpd's
- * suspend/resume must never see a resume for a connection not suspended.
- * They must not call back into the hub.
+ * is "parked" through its park() callback; the next publish, heartbeat,
+ * kick or close "wakes" it through wake(). Both callbacks run with the
+ * hub's lock held, which is what makes park/wake pairs race-free:
+ * libmicrohttpd's suspend/resume must never see a resume for a connection
+ * not suspended. They must not call back into the hub.
  *
  * Ownership: the hub owns the frames handed to sse_hub_publish() and every
  * struct sse_sub until sse_hub_unsubscribe(). All functions are
@@ -25,53 +27,101 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct sse_hub;
-struct sse_sub;
+#include "rc_pairs.h"
+
+/* Upper bounds (ms) of the publish-to-delivery delay histogram buckets;
+ * one more bucket counts everything above the last. */
+#define SSE_DELAY_BUCKETS 12
+extern const int64_t sse_delay_bounds_ms[SSE_DELAY_BUCKETS];
 
 struct sse_hub_stats {
     unsigned subscribers;   /* now */
     uint64_t subscribed;    /* since start */
     uint64_t rejected_full; /* refused by the subscriber limit */
     uint64_t published;     /* frames */
+    uint64_t delivered;     /* frames fully handed to a subscriber */
     uint64_t lagged;        /* subscribers cut off for falling behind the ring */
     uint64_t hangups;       /* subscribers kicked because the client left */
+    uint64_t replays;       /* resumes served from the ring without a gap */
+    uint64_t resets;        /* resumes that could not be served: reset sent */
+    uint64_t delay_count[SSE_DELAY_BUCKETS + 1]; /* per bucket, not cumulative */
+    double delay_sum_s;
 };
+
+/* What an event is, for ids, resume, filters and the delay histogram. */
+struct sse_event_meta {
+    uint64_t id;                  /* > every earlier id; 0 = none */
+    int64_t time_us;              /* the event's own time (epoch us); 0 = unknown */
+    char base[RC_ASSET_MAX + 1];  /* upper case */
+    char quote[RC_ASSET_MAX + 1]; /* upper case */
+};
+
+struct sse_sub_params {
+    const struct rc_pair *pairs; /* filter (copied; upper case); NULL = everything */
+    size_t npairs;
+    int resume;       /* the client sent Last-Event-ID */
+    int resume_valid; /* ... and it was a decimal id */
+    uint64_t last_id;
+    void (*park)(void *ctx);
+    void (*wake)(void *ctx);
+    void *ctx;
+};
+
+enum sse_resume_kind {
+    SSE_RESUME_LIVE,   /* no Last-Event-ID: live events only */
+    SSE_RESUME_REPLAY, /* every kept event after last_id, then live: no gap */
+    SSE_RESUME_RESET,  /* last_id too old, unknown or invalid: live only */
+};
+
+struct sse_resume {
+    enum sse_resume_kind kind;
+    uint64_t after;  /* the stream continues after this id (0: from the start) */
+    uint64_t oldest; /* oldest id kept (0: none) */
+    uint64_t newest; /* newest id kept (0: none) */
+    size_t backlog;  /* events queued for replay (before filtering) */
+};
+
+struct sse_hub;
+struct sse_sub;
 
 /* history: ring size in frames (>= 1); max_subs: subscriber limit. */
 struct sse_hub *sse_hub_new(size_t history, unsigned max_subs);
 /* Frees the ring and any subscriber still registered; accepts NULL. */
 void sse_hub_free(struct sse_hub *h);
 
-/* Register a subscriber that starts at the live end of the ring and first
- * reads greeting (copied; at most 256 bytes). NULL when the hub is full,
- * closed, or out of memory (see sse_hub_full()). */
-struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const char *greeting, size_t len,
-                                  void (*park)(void *ctx), void (*wake)(void *ctx), void *ctx);
+/* Register a subscriber and decide where it starts (*out says how). NULL
+ * when the hub is full, closed, or out of memory (see sse_hub_full()). */
+struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const struct sse_sub_params *p,
+                                  struct sse_resume *out);
+/* Bytes the subscriber reads before any event (copied; at most 512 bytes):
+ * set it after subscribe and before the first read. -1 if too long. */
+int sse_hub_set_greeting(struct sse_sub *s, const char *greeting, size_t len);
 void sse_hub_unsubscribe(struct sse_hub *h, struct sse_sub *s);
 /* 1 when a subscribe now would be refused for the limit. */
 int sse_hub_full(struct sse_hub *h);
 
-/* Append a frame (malloc'd; the hub takes it, also on failure) and wake
- * every parked subscriber. */
-void sse_hub_publish(struct sse_hub *h, char *frame, size_t len);
+/* Append a frame (malloc'd; the hub takes it) and wake every parked
+ * subscriber. meta may be NULL (no id, no pair: only unfiltered
+ * subscribers get it). */
+void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct sse_event_meta *m);
 
-/* Ask every subscriber to send a heartbeat comment if it has nothing else
- * to send, waking the parked ones: that write is also how a dead peer is
- * found. */
+/* Ask every subscriber to send a heartbeat comment if it has had nothing
+ * else since the last one, waking the parked ones: that write is also how a
+ * dead peer is found. */
 void sse_hub_heartbeat(struct sse_hub *h);
-
-/* Shut down: every subscriber reads SSE_HUB_EOF from now on, and the
- * parked ones are woken to read it; later subscribes fail. */
-void sse_hub_close(struct sse_hub *h);
 
 /* The client behind s hung up: its next read returns SSE_HUB_GONE, and it
  * is woken if parked so that read happens now. */
 void sse_hub_kick(struct sse_hub *h, struct sse_sub *s);
 
+/* Shut down: every subscriber reads SSE_HUB_EOF from now on, and the
+ * parked ones are woken to read it; later subscribes fail. */
+void sse_hub_close(struct sse_hub *h);
+
 enum { SSE_HUB_PARKED = 0, SSE_HUB_EOF = -1, SSE_HUB_LAGGED = -2, SSE_HUB_GONE = -3 };
 
 /* Copy up to max pending bytes for s into buf. Returns the byte count, or
- * SSE_HUB_PARKED after calling park() (nothing to send), SSE_HUB_EOF, or
+ * SSE_HUB_PARKED after calling park() (nothing to send), SSE_HUB_EOF,
  * SSE_HUB_LAGGED (the ring overwrote frames s had not read: disconnect),
  * or SSE_HUB_GONE (kicked: disconnect). */
 ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max);

@@ -30,14 +30,14 @@ static void on_signal(int sig)
 }
 
 struct config {
-    const char *listen, *amqp_url, *exchange, *cors, *log_level;
-    unsigned max_clients, history, threads;
-    int64_t heartbeat_ms, amqp_heartbeat_ms, reconnect_max_ms;
+    const char *listen, *amqp_url, *exchange, *cors, *log_level, *publish_token;
+    unsigned max_clients, history, threads, conn_memory_kib, retry_ms;
+    int64_t heartbeat_ms, amqp_heartbeat_ms, reconnect_max_ms, request_timeout_ms;
 };
 
 static const char summary[] =
     "Stream exchange rates from a RabbitMQ fanout exchange to browsers over Server-Sent Events\n"
-    "at GET /api/v1/sso/stream (also: /healthz, /metrics).";
+    "at GET /api/v1/sso/stream (also: POST /api/v1/sso/broadcast, /healthz, /readyz, /metrics).";
 
 static int load_config(struct config *c, int argc, char **argv)
 {
@@ -53,8 +53,21 @@ static int load_config(struct config *c, int argc, char **argv)
         {"history", "SSE_HISTORY", "1024", "events kept in the ring", RC_OPT_UINT, &c->history, 0},
         {"heartbeat", "SSE_HEARTBEAT", "15s", "comment sent on idle streams this often",
          RC_OPT_DURATION, &c->heartbeat_ms, 0},
-        {"cors-origins", "SSE_CORS_ORIGINS", "*", "Access-Control-Allow-Origin value",
+        {"retry-ms", "SSE_RETRY_MS", "3000",
+         "reconnect delay in ms told to clients (retry:), plus up to 50% random jitter",
+         RC_OPT_UINT, &c->retry_ms, 0},
+        {"cors-origins", "SSE_CORS_ORIGINS", "*",
+         "allowed origins: * or a comma-separated list (https://a.example,https://b.example)",
          RC_OPT_STRING, &c->cors, 0},
+        {"request-timeout", "SSE_REQUEST_TIMEOUT", "10s",
+         "time allowed for a request that is not a stream (slow headers)", RC_OPT_DURATION,
+         &c->request_timeout_ms, 0},
+        {"conn-memory", "SSE_CONN_MEMORY_KIB", "16",
+         "per-connection memory pool in KiB (libmicrohttpd's default is 32)", RC_OPT_UINT,
+         &c->conn_memory_kib, 0},
+        {"publish-token", "SSE_PUBLISH_TOKEN", NULL,
+         "bearer token enabling POST /api/v1/sso/broadcast (unset: disabled)", RC_OPT_STRING,
+         &c->publish_token, 1},
         {"threads", "SSE_THREADS", "2", "HTTP worker threads", RC_OPT_UINT, &c->threads, 0},
         {"amqp-heartbeat", "AMQP_HEARTBEAT", "10s", "AMQP heartbeat interval", RC_OPT_DURATION,
          &c->amqp_heartbeat_ms, 0},
@@ -78,9 +91,13 @@ static int load_config(struct config *c, int argc, char **argv)
     }
     rc_log_set_level(lvl);
     if (c->max_clients == 0 || c->history == 0 || c->threads == 0 || c->heartbeat_ms <= 0 ||
-        c->reconnect_max_ms <= 0) {
-        rc_error("--max-clients, --history, --threads, --heartbeat and --reconnect-max "
-                 "must be more than 0");
+        c->reconnect_max_ms <= 0 || c->request_timeout_ms < 1000 || c->conn_memory_kib < 4) {
+        rc_error("--max-clients, --history, --threads, --heartbeat and --reconnect-max must be "
+                 "more than 0, --request-timeout at least 1s, --conn-memory at least 4");
+        return -1;
+    }
+    if (c->retry_ms > 3600000) {
+        rc_error("--retry-ms must be at most 3600000 (1 h)");
         return -1;
     }
     return 0;
@@ -108,6 +125,7 @@ int main(int argc, char **argv)
     struct sse_hub *hub = NULL;
     struct sse_consumer *consumer = NULL;
     struct sse_http *http = NULL;
+    struct sse_broadcast *broadcast = NULL;
 
     rc_log_set_name("sse-server");
     int rc = load_config(&cfg, argc, argv);
@@ -126,10 +144,22 @@ int main(int argc, char **argv)
                                        .reconnect_max_ms = cfg.reconnect_max_ms};
     struct sse_http_config hcfg = {.listen = cfg.listen,
                                    .max_clients = cfg.max_clients,
-                                   .cors_origin = cfg.cors,
+                                   .cors_origins = cfg.cors,
                                    .threads = cfg.threads,
-                                   .request_timeout_s = 10,
-                                   .conn_memory = 16 * 1024};
+                                   .request_timeout_s = (unsigned)(cfg.request_timeout_ms / 1000),
+                                   .conn_memory = (size_t)cfg.conn_memory_kib * 1024,
+                                   .retry_ms = cfg.retry_ms};
+    /* The broadcast connection only publishes, now and then: no AMQP
+     * heartbeats to service (a dead connection is replaced on use). */
+    struct rc_amqp_params bparams = {.url = cfg.amqp_url,
+                                     .heartbeat_s = 0,
+                                     .timeout_ms = 5000,
+                                     .conn_name = "ratecast sse-server broadcast"};
+    if (cfg.publish_token && *cfg.publish_token &&
+        (broadcast = sse_broadcast_new(cfg.publish_token, &bparams, cfg.exchange)) == NULL) {
+        rc_error("out of memory");
+        goto out;
+    }
     if ((hub = sse_hub_new(cfg.history, cfg.max_clients)) == NULL) {
         rc_error("out of memory");
         goto out;
@@ -138,8 +168,8 @@ int main(int argc, char **argv)
         rc_error("cannot start the consumer thread");
         goto out;
     }
-    if ((http = sse_http_start(&hcfg, hub, sse_consumer_stats(consumer), err, sizeof err)) ==
-        NULL) {
+    if ((http = sse_http_start(&hcfg, hub, sse_consumer_stats(consumer), broadcast, err,
+                               sizeof err)) == NULL) {
         rc_error("%s", err);
         goto out;
     }
@@ -147,8 +177,9 @@ int main(int argc, char **argv)
     rc_url_redact(cfg.amqp_url, safe_url, sizeof safe_url);
     /* Tests and scripts read the port from this line when given port 0. */
     rc_info("listening on port %u: stream at /api/v1/sso/stream (--listen %s, max %u "
-            "clients), consuming '%s' from %s",
-            sse_http_port(http), cfg.listen, cfg.max_clients, cfg.exchange, safe_url);
+            "clients, broadcast %s), consuming '%s' from %s",
+            sse_http_port(http), cfg.listen, cfg.max_clients, broadcast ? "enabled" : "disabled",
+            cfg.exchange, safe_url);
 
     int64_t next_hb = rc_mono_ms() + cfg.heartbeat_ms;
     while (!stop) {
@@ -169,6 +200,7 @@ out:
     if (hub)
         sse_hub_close(hub);
     sse_http_stop(http, hub, 2000);
+    sse_broadcast_free(broadcast);
     sse_hub_free(hub);
     rc_info("stopped");
     return exit_code;

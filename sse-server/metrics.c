@@ -1,8 +1,45 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+struct out {
+    char *buf;
+    size_t len, cap;
+    int failed;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->len)
+        o->failed = 1; /* never send a cut body */
+    else
+        o->len += (size_t)n;
+}
+
+/* The publish-to-delivery delay, as a Prometheus histogram (cumulative). */
+static void put_delay(struct out *o, const struct sse_hub_stats *h)
+{
+    const char *name = "sse_delivery_delay_seconds";
+    put(o, "# HELP %s Time from an event's own \"time\" to its hand-over to a client.\n", name);
+    put(o, "# TYPE %s histogram\n", name);
+    uint64_t cum = 0;
+    for (size_t b = 0; b < SSE_DELAY_BUCKETS; b++) {
+        cum += h->delay_count[b];
+        put(o, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double)sse_delay_bounds_ms[b] / 1000,
+            cum);
+    }
+    cum += h->delay_count[SSE_DELAY_BUCKETS];
+    put(o, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n%s_count %" PRIu64 "\n", name, cum,
+        name, h->delay_sum_s, name, cum);
+}
 
 char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consumer_stats *c,
                          size_t *len)
@@ -20,7 +57,13 @@ char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consu
          "SSE clients disconnected for falling behind the history ring.", hub->lagged},
         {"sse_clients_hangups_total", "counter",
          "SSE clients released at once because they hung up while idle.", hub->hangups},
-        {"sse_events_total", "counter", "Events published to clients.", hub->published},
+        {"sse_replays_total", "counter", "Resumes served from the history without a gap.",
+         hub->replays},
+        {"sse_resets_total", "counter",
+         "Resumes that could not be served (id too old, unknown or invalid).", hub->resets},
+        {"sse_events_total", "counter", "Events published to the hub.", hub->published},
+        {"sse_deliveries_total", "counter", "Events handed to clients (one per client).",
+         hub->delivered},
         {"sse_broker_messages_total", "counter", "Messages received from the broker.",
          atomic_load(&c->received)},
         {"sse_broker_invalid_messages_total", "counter", "Broker messages dropped as invalid.",
@@ -30,20 +73,17 @@ char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consu
         {"sse_broker_connected", "gauge", "1 while consuming from the broker.",
          (uint64_t)atomic_load(&c->connected)},
     };
-    size_t cap = 4096, n = 0;
-    char *out = malloc(cap);
-    if (out == NULL)
+    struct out o = {.cap = 8192};
+    if ((o.buf = malloc(o.cap)) == NULL)
         return NULL;
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        int w =
-            snprintf(out + n, cap - n, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", rows[i].name,
-                     rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].value);
-        if (w < 0 || (size_t)w >= cap - n) {
-            free(out);
-            return NULL; /* cannot happen with this table; never send a cut body */
-        }
-        n += (size_t)w;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        put(&o, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", rows[i].name, rows[i].help,
+            rows[i].name, rows[i].type, rows[i].name, rows[i].value);
+    put_delay(&o, hub);
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
     }
-    *len = n;
-    return out;
+    *len = o.len;
+    return o.buf;
 }

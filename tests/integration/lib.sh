@@ -105,3 +105,5 @@ start_fake() {
 metric() { curl -s "$SSE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 # metric_is NAME VALUE: for wait_for, which must re-read the metric each time.
 metric_is() { [ "$(metric "$1")" = "$2" ]; }
+# metric_is_at URL NAME VALUE: the same against a given server.
+metric_is_at() { [ "$(curl -s "$1/metrics" | awk -v m="$2" '$1 == m { print $2 }')" = "$3" ]; }

@@ -61,6 +61,24 @@ check "... and a short body" grep -q 'too many clients' "$D/b4"
 check "... counted" test "$(metric sse_clients_rejected_total)" = 1
 check "/healthz still answers at the limit" test "$(curl -s "$SSE/healthz")" = ok
 
+# Requests that are not streams have a deadline (--request-timeout):
+# a client that never finishes its headers is cut off.
+start_sse "$D/slow.log" --amqp-url "$AMQP" --request-timeout 1s
+exec 3<>"/dev/tcp/127.0.0.1/$SSE_PORT"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&3
+t0=$SECONDS
+timeout 10 cat <&3 >/dev/null
+rc=$?
+exec 3<&-
+check "a request stuck in its headers is closed by --request-timeout (rc $rc, $((SECONDS - t0)) s)" \
+    test "$rc" = 0 -a $((SECONDS - t0)) -le 4
+# Headers past the per-connection memory pool are refused, not buffered.
+big=$(head -c 40000 /dev/zero | tr '\0' a)
+check "headers larger than the connection's memory: 431, server alive" \
+    bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Big: $big' '$SSE/healthz') = 431 ] && kill -0 $SSE_PID"
+check "a stream still works on the same server afterwards" \
+    bash -c "curl -sN --max-time 1 '$SSE/api/v1/sso/stream' | grep -q '^retry: '"
+
 # Broker absent at start: the server serves anyway and connects once the
 # broker appears.
 PORT2=${RC_TEST_LATE_BROKER_PORT:-5971}
@@ -69,10 +87,12 @@ check "broker down at start: /healthz answers" test "$(curl -s "$SSE/healthz")" 
 spawn "$D/c5.err" curl -sN -o "$D/c5.out" "$SSE/api/v1/sso/stream"
 check "broker down at start: streams are served" wait_for 3 grep -qs '^: ' "$D/c5.out"
 check "broker down at start: retrying is logged" wait_for 3 grep -q 'retrying in' "$D/sse2.log"
+check "broker down: /readyz answers 503" test "$(curl -s -o /dev/null -w '%{http_code}' "$SSE/readyz")" = 503
 IT_OWN_BROKER=$PORT2
 AMQP2=$(RABBITMQ_PORT=$PORT2 RATECAST_RUN_DIR=$IT_DIR/run "$TOP/scripts/rabbitmq-local" start 2>"$D/broker2.log") ||
     bail "start the late broker"
 check "the server connects once the broker is up" wait_for 15 metric_is sse_broker_connected 1
+check "... and /readyz answers 200" test "$(curl -s -o /dev/null -w '%{http_code}' "$SSE/readyz")" = 200
 printf '%s' "$good" | amqp-publish --url="$AMQP2" -e "$AMQP_EXCHANGE"
 check "... and the waiting client gets the message" wait_for 3 grep -qxF "data: $good" "$D/c5.out"
 

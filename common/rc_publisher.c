@@ -1,4 +1,4 @@
-#include "publisher.h"
+#include "rc_publisher.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,19 +11,28 @@
  * though rabbitmq-c retries its poll() after a signal. */
 #define WAIT_SLICE_MS 200
 
-struct fetch_publisher {
+struct rc_publisher {
     const struct rc_amqp_params *params;
     const char *exchange;
     struct rc_amqp *amqp;
     struct rc_backoff backoff;
     int64_t next_attempt_ms; /* no reconnect before this */
     int failed_before;       /* log "connected" again only after a failure */
+    uint64_t last_id;
 };
 
-struct fetch_publisher *fetch_publisher_new(const struct rc_amqp_params *params,
-                                            const char *exchange)
+static uint64_t next_id(uint64_t *last)
 {
-    struct fetch_publisher *p = calloc(1, sizeof *p);
+    uint64_t id = (uint64_t)rc_real_us();
+    if (id <= *last)
+        id = *last + 1;
+    *last = id;
+    return id;
+}
+
+struct rc_publisher *rc_publisher_new(const struct rc_amqp_params *params, const char *exchange)
+{
+    struct rc_publisher *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
     p->params = params;
@@ -32,7 +41,7 @@ struct fetch_publisher *fetch_publisher_new(const struct rc_amqp_params *params,
     return p;
 }
 
-void fetch_publisher_free(struct fetch_publisher *p)
+void rc_publisher_free(struct rc_publisher *p)
 {
     if (p == NULL)
         return;
@@ -40,7 +49,7 @@ void fetch_publisher_free(struct fetch_publisher *p)
     free(p);
 }
 
-static void drop_connection(struct fetch_publisher *p, const char *why)
+static void drop_connection(struct rc_publisher *p, const char *why)
 {
     int64_t delay = rc_backoff_next(&p->backoff);
     rc_warn("broker: %s; retrying in %" PRId64 " ms", why, delay);
@@ -51,7 +60,7 @@ static void drop_connection(struct fetch_publisher *p, const char *why)
 }
 
 /* Connect if we have no connection and the backoff allows it. */
-static int ensure_connected(struct fetch_publisher *p)
+static int ensure_connected(struct rc_publisher *p)
 {
     char err[512];
     if (p->amqp)
@@ -71,15 +80,13 @@ static int ensure_connected(struct fetch_publisher *p)
     return 0;
 }
 
-int fetch_publisher_send(struct fetch_publisher *p, const struct rc_tick *t, uint64_t id)
+/* One publish on the current connection; drops it on failure. */
+static int publish_once(struct rc_publisher *p, const struct rc_tick *t, const char *id)
 {
-    char err[512], idtext[24];
-    if (ensure_connected(p) < 0)
-        return -1;
-    snprintf(idtext, sizeof idtext, "%" PRIu64, id);
+    char err[512];
     struct rc_amqp_msg m = {.body = t->json,
                             .len = t->json_len,
-                            .message_id = idtext,
+                            .message_id = id,
                             .timestamp = (uint64_t)(rc_real_us() / 1000000),
                             .type = "exchange_rate"};
     if (rc_amqp_publish(p->amqp, p->exchange, &m, err, sizeof err) < 0) {
@@ -89,8 +96,26 @@ int fetch_publisher_send(struct fetch_publisher *p, const struct rc_tick *t, uin
     return 0;
 }
 
-void fetch_publisher_wait(struct fetch_publisher *p, int64_t deadline_ms,
-                          volatile sig_atomic_t *stop)
+int rc_publisher_send(struct rc_publisher *p, const struct rc_tick *t)
+{
+    char idtext[24];
+    int had_connection = p->amqp != NULL;
+    if (ensure_connected(p) < 0)
+        return -1;
+    snprintf(idtext, sizeof idtext, "%" PRIu64, next_id(&p->last_id));
+    if (publish_once(p, t, idtext) == 0)
+        return 0;
+    /* A connection that sat idle may have died unnoticed (broker restart):
+     * one fresh connection right away, before backing off. */
+    if (!had_connection)
+        return -1;
+    p->next_attempt_ms = 0;
+    if (ensure_connected(p) < 0)
+        return -1;
+    return publish_once(p, t, idtext);
+}
+
+void rc_publisher_wait(struct rc_publisher *p, int64_t deadline_ms, volatile sig_atomic_t *stop)
 {
     char err[512];
     while (!*stop) {

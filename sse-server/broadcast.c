@@ -1,0 +1,76 @@
+#include "broadcast.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_log.h"
+#include "rc_publisher.h"
+#include "rc_tick.h"
+
+struct sse_broadcast {
+    char *token;
+    size_t token_len;
+    pthread_mutex_t lock; /* one publisher, many HTTP threads */
+    struct rc_publisher *pub;
+};
+
+struct sse_broadcast *sse_broadcast_new(const char *token, const struct rc_amqp_params *params,
+                                        const char *exchange)
+{
+    struct sse_broadcast *b = calloc(1, sizeof *b);
+    if (b == NULL || (b->token = strdup(token)) == NULL ||
+        (b->pub = rc_publisher_new(params, exchange)) == NULL) {
+        sse_broadcast_free(b);
+        return NULL;
+    }
+    b->token_len = strlen(token);
+    pthread_mutex_init(&b->lock, NULL);
+    return b;
+}
+
+void sse_broadcast_free(struct sse_broadcast *b)
+{
+    if (b == NULL)
+        return;
+    rc_publisher_free(b->pub);
+    if (b->token) {
+        explicit_bzero(b->token, b->token_len);
+        free(b->token);
+        pthread_mutex_destroy(&b->lock);
+    }
+    free(b);
+}
+
+int sse_broadcast_authorized(const struct sse_broadcast *b, const char *authorization)
+{
+    static const char prefix[] = "Bearer ";
+    if (authorization == NULL || strncmp(authorization, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    const char *given = authorization + sizeof prefix - 1;
+    size_t len = strlen(given);
+    /* Constant time in the token's content: every byte is compared, so the
+     * answer's timing does not tell how much of a guess was right. */
+    unsigned char diff = len != b->token_len;
+    for (size_t i = 0; i < b->token_len; i++)
+        diff |= (unsigned char)(b->token[i] ^ (i < len ? given[i] : 0));
+    return diff == 0;
+}
+
+unsigned sse_broadcast_publish(struct sse_broadcast *b, const char *body, size_t len, char *err,
+                               size_t errlen)
+{
+    struct rc_tick t;
+    if (rc_tick_parse(&t, body, len, err, errlen) < 0)
+        return 400;
+    pthread_mutex_lock(&b->lock);
+    int rc = rc_publisher_send(b->pub, &t);
+    pthread_mutex_unlock(&b->lock);
+    rc_tick_clear(&t);
+    if (rc < 0) {
+        snprintf(err, errlen, "broker unavailable");
+        return 503;
+    }
+    return 202;
+}

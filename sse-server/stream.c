@@ -1,0 +1,198 @@
+#include "stream.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer.h"
+#include "rc_log.h"
+#include "rc_time.h"
+
+/* Per stream; freed in free_client() when libmicrohttpd drops the response. */
+struct client {
+    const struct sse_stream_env *env;
+    struct MHD_Connection *conn;
+    struct sse_sub *sub;
+    int fd; /* watched by the reaper under token */
+    uint32_t token;
+};
+
+int sse_parse_event_id(const char *s, uint64_t *id)
+{
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > 19 || s[n] != '\0')
+        return -1;
+    uint64_t v = strtoull(s, NULL, 10);
+    if (v >= SSE_ID_MAX)
+        return -1;
+    *id = v;
+    return 0;
+}
+
+static void park(void *ctx)
+{
+    struct client *cl = ctx;
+    MHD_suspend_connection(cl->conn);
+}
+
+static void wake(void *ctx)
+{
+    struct client *cl = ctx;
+    MHD_resume_connection(cl->conn);
+}
+
+void sse_stream_hangup(void *ctx)
+{
+    struct client *cl = ctx;
+    sse_hub_kick(cl->env->hub, cl->sub);
+}
+
+/* libmicrohttpd pulls the body through here. With nothing to send we must
+ * suspend the connection and return 0 (the hub's park does both under its
+ * lock): returning 0 without suspending makes libmicrohttpd busy-loop. */
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct client *cl = cls;
+    ssize_t n = sse_hub_read(cl->env->hub, cl->sub, buf, max);
+    switch (n) {
+    case SSE_HUB_EOF:
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    case SSE_HUB_LAGGED:
+        rc_info("http: client fell behind the history ring: disconnected");
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    case SSE_HUB_GONE:
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    default:
+        return n;
+    }
+}
+
+static void free_client(void *cls)
+{
+    struct client *cl = cls;
+    if (cl->env->reaper)
+        sse_reaper_unwatch(cl->env->reaper, cl->fd, cl->token);
+    sse_hub_unsubscribe(cl->env->hub, cl->sub);
+    free(cl);
+}
+
+/* The greeting: a comment (so headers and first bytes reach the browser at
+ * once), retry: with jitter (so a restart does not bring every browser back
+ * in the same millisecond), and a reset event when a resume failed. The
+ * reset carries the id of the live point, so the client's next reconnect
+ * resumes from there. */
+static size_t greeting(char *buf, size_t cap, unsigned retry_ms, const struct sse_resume *r,
+                       const char *asked)
+{
+    unsigned retry = retry_ms + (unsigned)rc_rand_below(retry_ms / 2 + 1);
+    int n = snprintf(buf, cap, ": ratecast stream\nretry: %u\n\n", retry);
+    if (r->kind == SSE_RESUME_RESET) {
+        char idline[40] = "";
+        if (r->newest)
+            snprintf(idline, sizeof idline, "id: %" PRIu64 "\n", r->newest);
+        n += snprintf(buf + n, cap - (size_t)n,
+                      "%sevent: reset\ndata: {\"requested\":\"%.24s\",\"oldest\":\"%" PRIu64
+                      "\",\"newest\":\"%" PRIu64 "\",\"continues_after\":\"%" PRIu64 "\"}\n\n",
+                      idline, asked, r->oldest, r->newest, r->after);
+    }
+    return (size_t)n;
+}
+
+/* Copy s keeping only bytes that are safe inside our JSON string. */
+static void sanitize(char *dst, size_t cap, const char *s)
+{
+    size_t j = 0;
+    for (; s && *s && j + 1 < cap; s++)
+        if ((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+            *s == '-')
+            dst[j++] = *s;
+    dst[j] = '\0';
+}
+
+static struct MHD_Response *text(const char *body, unsigned code, unsigned *status)
+{
+    *status = code;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (r)
+        MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+    if (r && code == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(r, "Retry-After", "5");
+    return r;
+}
+
+struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MHD_Connection *c,
+                                     unsigned *status)
+{
+    struct rc_pair pairs[RC_PAIRS_MAX];
+    char err[160];
+    struct sse_sub_params p = {.park = park, .wake = wake};
+
+    const char *filter = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pairs");
+    if (filter && *filter) {
+        int n = rc_pairs_parse(filter, pairs, RC_PAIRS_MAX, err, sizeof err);
+        if (n < 0)
+            return text("bad ?pairs=: expected BASE/QUOTE[,BASE/QUOTE...], e.g. BTC/USD\n",
+                        MHD_HTTP_BAD_REQUEST, status);
+        p.pairs = pairs;
+        p.npairs = (size_t)n;
+    }
+    /* The header is what EventSource sends on its own reconnects; the query
+     * parameter serves clients that cannot set headers. */
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    if (last == NULL || *last == '\0')
+        last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last_event_id");
+    if (last && *last) {
+        p.resume = 1;
+        p.resume_valid = sse_parse_event_id(last, &p.last_id) == 0;
+    }
+
+    struct client *cl = calloc(1, sizeof *cl);
+    if (cl == NULL)
+        return NULL;
+    cl->env = env;
+    cl->conn = c;
+    cl->fd = -1;
+    p.ctx = cl;
+    struct sse_resume res;
+    cl->sub = sse_hub_subscribe(env->hub, &p, &res);
+    if (cl->sub == NULL) {
+        free(cl);
+        if (sse_hub_full(env->hub))
+            return text("too many clients, retry later\n", MHD_HTTP_SERVICE_UNAVAILABLE, status);
+        return text("shutting down, retry later\n", MHD_HTTP_SERVICE_UNAVAILABLE, status);
+    }
+    char greet[512], asked[32];
+    sanitize(asked, sizeof asked, last);
+    sse_hub_set_greeting(cl->sub, greet, greeting(greet, sizeof greet, env->retry_ms, &res, asked));
+
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_stream, cl, free_client);
+    if (r == NULL) {
+        free_client(cl);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-cache, no-transform");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    if (res.kind != SSE_RESUME_LIVE) {
+        /* The real replay point: the stream continues after this id. */
+        char after[24];
+        snprintf(after, sizeof after, "%" PRIu64, res.after);
+        MHD_add_response_header(r, "Last-Event-ID", after);
+        MHD_add_response_header(r, "X-Ratecast-Resume",
+                                res.kind == SSE_RESUME_REPLAY ? "replay" : "reset");
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    cl->fd = ci ? ci->connect_fd : -1;
+    if (env->reaper)
+        cl->token = sse_reaper_watch(env->reaper, cl->fd, cl);
+    /* A stream is idle for long stretches by design: only requests that are
+     * not streams are subject to the request timeout. */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    *status = MHD_HTTP_OK;
+    return r;
+}

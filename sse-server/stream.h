@@ -1,0 +1,36 @@
+/* sse_stream: one EventSource stream = one hub subscriber.
+ *
+ * Parses what the client asked for (?pairs=, Last-Event-ID header or
+ * ?last_event_id=), subscribes to the hub, writes the greeting (a comment,
+ * a jittered retry: and, when a resume cannot be served, a reset event)
+ * and builds the libmicrohttpd response whose reader pulls from the hub.
+ * The per-client state lives until libmicrohttpd frees the response.
+ */
+#ifndef SSE_STREAM_H
+#define SSE_STREAM_H
+
+#include <microhttpd.h>
+
+#include "hub.h"
+#include "reaper.h"
+
+struct sse_stream_env {
+    struct sse_hub *hub;
+    struct sse_reaper *reaper; /* may be NULL */
+    unsigned retry_ms;         /* base for the jittered retry: field */
+};
+
+/* The response for GET /api/v1/sso/stream and its status: 200 with the
+ * stream, 400 (bad pairs), or 503 (client limit, shutting down). NULL only
+ * when out of memory. The caller adds the common headers and queues it. */
+struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MHD_Connection *c,
+                                     unsigned *status);
+
+/* For the reaper: the client behind ctx hung up. */
+void sse_stream_hangup(void *ctx);
+
+/* Parse a Last-Event-ID value: 1 to 19 decimal digits below 2^63. 0 and
+ * *id set, or -1. Exposed for tests. */
+int sse_parse_event_id(const char *s, uint64_t *id);
+
+#endif
