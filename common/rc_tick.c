@@ -63,6 +63,15 @@ static int time_valid(const char *s)
         if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
             return 0;
     }
+    /* Digits alone are not a date: timegm() would quietly turn month 13
+     * or 25:61 into some other real time. */
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int year = atoi(s), mon = atoi(s + 5), day = atoi(s + 8);
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] ||
+        (mon == 2 && day == 29 && !leap) || atoi(s + 11) > 23 || atoi(s + 14) > 59 ||
+        atoi(s + 17) > 59)
+        return 0;
     if (s[i] == '.') {
         size_t digits = 0;
         for (i++; isdigit((unsigned char)s[i]); i++)

@@ -17,6 +17,8 @@ struct frame {
     char *buf;
     size_t len;
     uint64_t id;
+    uint64_t key; /* id, or the previous frame's key for an id-less frame:
+                     never decreases along the ring, so it can be searched */
     int64_t time_us;
     uint64_t pair_hash; /* 0: no pair */
     char base[RC_ASSET_MAX + 1], quote[RC_ASSET_MAX + 1];
@@ -46,6 +48,7 @@ struct sse_hub {
     struct frame *ring;
     size_t cap;
     uint64_t head; /* sequence number the next frame will get */
+    uint64_t last_key;
     uint64_t hb_gen;
     int closed;
     unsigned max_subs;
@@ -132,7 +135,7 @@ static uint64_t first_seq_after(const struct sse_hub *h, uint64_t lo, uint64_t i
     uint64_t hi = h->head;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (h->ring[mid % h->cap].id <= id)
+        if (h->ring[mid % h->cap].key <= id)
             lo = mid + 1;
         else
             hi = mid;
@@ -147,8 +150,8 @@ static void place(struct sse_hub *h, struct sse_sub *s, const struct sse_sub_par
     uint64_t count = h->head < h->cap ? h->head : h->cap;
     uint64_t first = h->head - count;
     memset(r, 0, sizeof *r);
-    r->oldest = count ? h->ring[first % h->cap].id : 0;
-    r->newest = count ? h->ring[(h->head - 1) % h->cap].id : 0;
+    r->oldest = count ? h->ring[first % h->cap].key : 0;
+    r->newest = count ? h->ring[(h->head - 1) % h->cap].key : 0;
     s->next_seq = h->head;
     r->after = r->newest;
     if (!p->resume) {
@@ -260,6 +263,9 @@ void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct ss
         }
     }
     pthread_mutex_lock(&h->lock);
+    if (f.id > h->last_key)
+        h->last_key = f.id;
+    f.key = h->last_key;
     struct frame *slot = &h->ring[h->head % h->cap];
     char *old = slot->buf;
     *slot = f;

@@ -41,17 +41,31 @@ static void fake_wake(void *ctx)
     f->parked = 0;
 }
 
+/* A live subscriber (no filter, no resume) with an optional greeting. */
+static struct sse_sub *subscribe_live(struct sse_hub *h, const char *greeting, size_t len,
+                                      void (*park)(void *), void (*wake)(void *), void *ctx)
+{
+    struct sse_sub_params p = {.park = park, .wake = wake, .ctx = ctx};
+    struct sse_resume r;
+    struct sse_sub *s = sse_hub_subscribe(h, &p, &r);
+    if (s && sse_hub_set_greeting(s, greeting, len) < 0) {
+        sse_hub_unsubscribe(h, s);
+        return NULL;
+    }
+    return s;
+}
+
 static struct sse_sub *sub(struct sse_hub *h, struct fake *f, const char *greeting)
 {
     memset(f, 0, sizeof *f);
-    return sse_hub_subscribe(h, greeting, greeting ? strlen(greeting) : 0, fake_park, fake_wake, f);
+    return subscribe_live(h, greeting, greeting ? strlen(greeting) : 0, fake_park, fake_wake, f);
 }
 
 static void publish_str(struct sse_hub *h, const char *s)
 {
     char *f = strdup(s);
     assert_non_null(f);
-    sse_hub_publish(h, f, strlen(s));
+    sse_hub_publish(h, f, strlen(s), NULL);
 }
 
 /* Read once expecting exactly `want` bytes. */
@@ -151,17 +165,20 @@ static void test_greeting_limits(void **state)
     memset(big, 'g', sizeof big);
     struct fake f;
     memset(&f, 0, sizeof f);
-    assert_null(sse_hub_subscribe(h, big, 257, fake_park, fake_wake, &f));
+    char big2[600];
+    memset(big2, 'g', sizeof big2);
+    assert_null(subscribe_live(h, big2, 513, fake_park, fake_wake, &f));
     assert_int_equal(stats(h).subscribers, 0);
-    struct sse_sub *s = sse_hub_subscribe(h, big, 256, fake_park, fake_wake, &f);
+    struct sse_sub *s = subscribe_live(h, big2, 512, fake_park, fake_wake, &f);
     assert_non_null(s);
-    char buf[512];
-    assert_int_equal(sse_hub_read(h, s, buf, sizeof buf), 256);
-    assert_memory_equal(buf, big, 256);
+    char buf[1024];
+    assert_int_equal(sse_hub_read(h, s, buf, sizeof buf), 512);
+    assert_memory_equal(buf, big2, 512);
+    (void)big;
     sse_hub_unsubscribe(h, s);
     /* the greeting is copied: the caller's buffer may change */
     char greet[] = "GREETING";
-    s = sse_hub_subscribe(h, greet, 8, fake_park, fake_wake, &f);
+    s = subscribe_live(h, greet, 8, fake_park, fake_wake, &f);
     memset(greet, 'X', 8);
     read_expect(h, s, "GREETING");
     sse_hub_unsubscribe(h, s);
@@ -252,7 +269,7 @@ static void test_order_byte_exact(void **state)
     /* a frame with embedded NUL bytes is copied as bytes */
     char *bin = malloc(5);
     memcpy(bin, "a\0b\n\n", 5);
-    sse_hub_publish(h, bin, 5);
+    sse_hub_publish(h, bin, 5, NULL);
     char buf[2048];
     ssize_t n = sse_hub_read(h, s, buf, sizeof buf);
     size_t wl = strlen(want);
@@ -669,6 +686,1018 @@ static void test_kick(void **state)
     sse_hub_free(h);
 }
 
+/* ---- events with meta: ids, pairs, times ---- */
+
+/* The frame text for an event: unique per id, so order is checkable. */
+static size_t ev_text(char *buf, size_t cap, uint64_t id, const char *base, const char *quote)
+{
+    int n = snprintf(buf, cap, "id: %llu\ndata: %s/%s\n\n", (unsigned long long)id,
+                     base ? base : "-", quote ? quote : "-");
+    assert_true(n > 0 && (size_t)n < cap);
+    return (size_t)n;
+}
+
+/* Publish an event with meta; base NULL publishes with NULL meta. */
+static void publish_ev(struct sse_hub *h, uint64_t id, const char *base, const char *quote,
+                       int64_t time_us)
+{
+    char text[128];
+    size_t n = ev_text(text, sizeof text, id, base, quote);
+    char *f = malloc(n);
+    assert_non_null(f);
+    memcpy(f, text, n);
+    if (base == NULL) {
+        sse_hub_publish(h, f, n, NULL);
+        return;
+    }
+    struct sse_event_meta m = {.id = id, .time_us = time_us};
+    snprintf(m.base, sizeof m.base, "%s", base);
+    snprintf(m.quote, sizeof m.quote, "%s", quote);
+    sse_hub_publish(h, f, n, &m);
+}
+
+/* Publish ids from, from+step, ..., to (BTC/USD, no time). */
+static void publish_ids(struct sse_hub *h, uint64_t from, uint64_t to, uint64_t step)
+{
+    for (uint64_t id = from; id <= to; id += step)
+        publish_ev(h, id, "BTC", "USD", 0);
+}
+
+/* The concatenated frames of ids from..to (step), BTC/USD. */
+static void want_ids(char *buf, size_t cap, uint64_t from, uint64_t to, uint64_t step)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (uint64_t id = from; id <= to; id += step)
+        n += ev_text(buf + n, cap - n, id, "BTC", "USD");
+}
+
+/* Subscribe with a resume and/or a filter; f is reset. */
+static struct sse_sub *sub_with(struct sse_hub *h, struct fake *f, int resume, int valid,
+                                uint64_t last_id, const struct rc_pair *pairs, size_t npairs,
+                                struct sse_resume *r)
+{
+    memset(f, 0, sizeof *f);
+    struct sse_sub_params p = {.pairs = pairs,
+                               .npairs = npairs,
+                               .resume = resume,
+                               .resume_valid = valid,
+                               .last_id = last_id,
+                               .park = fake_park,
+                               .wake = fake_wake,
+                               .ctx = f};
+    memset(r, 0xAB, sizeof *r); /* every field must be written */
+    struct sse_sub *s = sse_hub_subscribe(h, &p, r);
+    assert_non_null(s);
+    return s;
+}
+
+#define expect_resume(r, k, a, o, n, b) expect_resume_at(r, k, a, o, n, b, __LINE__)
+static void expect_resume_at(const struct sse_resume *r, enum sse_resume_kind kind, uint64_t after,
+                             uint64_t oldest, uint64_t newest, size_t backlog, int line)
+{
+    if (r->kind != kind || r->after != after || r->oldest != oldest || r->newest != newest ||
+        r->backlog != backlog)
+        print_error("line %d: resume kind %d after %llu oldest %llu newest %llu backlog %zu; "
+                    "want %d %llu %llu %llu %zu\n",
+                    line, (int)r->kind, (unsigned long long)r->after, (unsigned long long)r->oldest,
+                    (unsigned long long)r->newest, r->backlog, (int)kind, (unsigned long long)after,
+                    (unsigned long long)oldest, (unsigned long long)newest, backlog);
+    assert_int_equal(r->kind, kind);
+    assert_int_equal(r->after, after);
+    assert_int_equal(r->oldest, oldest);
+    assert_int_equal(r->newest, newest);
+    assert_int_equal(r->backlog, backlog);
+}
+
+/* ---- resume ---- */
+
+static void test_resume_exact_id(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 100, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 50, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 50, 10, 100, 5);
+    char want[1024];
+    want_ids(want, sizeof want, 60, 100, 10);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    /* then live, no gap and no repeat */
+    publish_ev(h, 110, "BTC", "USD", 0);
+    want_ids(want, sizeof want, 110, 110, 10);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.replays, 1);
+    assert_int_equal(st.resets, 0);
+    assert_int_equal(st.delivered, 6);
+    assert_int_equal(f.violations, 0);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_resume_small_reads(void **state)
+{
+    (void)state;
+    /* the replay is the same byte stream however it is read */
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 100, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 50, NULL, 0, &r);
+    char want[1024], got[1024];
+    want_ids(want, sizeof want, 60, 100, 10);
+    size_t gl = 0;
+    for (;;) {
+        char buf[5];
+        ssize_t n = sse_hub_read(h, s, buf, sizeof buf);
+        if (n == SSE_HUB_PARKED)
+            break;
+        assert_true(n > 0 && gl + (size_t)n < sizeof got);
+        memcpy(got + gl, buf, (size_t)n);
+        gl += (size_t)n;
+    }
+    assert_int_equal(gl, strlen(want));
+    assert_memory_equal(got, want, gl);
+    assert_int_equal(stats(h).delivered, 5);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_resume_between_ids(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 100, 10);
+    struct fake f;
+    struct sse_resume r;
+    /* 55 was never an id, but it lies inside what is kept: everything after
+     * it is here, so the replay is gapless */
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 55, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 55, 10, 100, 5);
+    char want[1024];
+    want_ids(want, sizeof want, 60, 100, 10);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* the oldest id itself: everything after it */
+    s = sub_with(h, &f, 1, 1, 10, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 10, 10, 100, 9);
+    want_ids(want, sizeof want, 20, 100, 10);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    /* just below the newest */
+    s = sub_with(h, &f, 1, 1, 99, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 99, 10, 100, 1);
+    want_ids(want, sizeof want, 100, 100, 10);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    assert_int_equal(stats(h).replays, 3);
+    assert_int_equal(stats(h).resets, 0);
+    sse_hub_free(h);
+}
+
+static void test_resume_at_newest(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 100, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 100, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 100, 10, 100, 0);
+    read_parked(h, s);
+    publish_ev(h, 110, "BTC", "USD", 0);
+    assert_int_equal(f.wakes, 1);
+    char want[256];
+    want_ids(want, sizeof want, 110, 110, 10);
+    read_expect(h, s, want);
+    assert_int_equal(stats(h).replays, 1);
+    assert_int_equal(f.violations, 0);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_resume_ahead_of_newest(void **state)
+{
+    (void)state;
+    /* The client comes from a replica a little ahead of this one: it has
+     * everything up to 150, this replica only up to 100. */
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 100, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 150, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 150, 10, 100, 0);
+    read_parked(h, s);
+    /* 110..150 arrive late here: the client already has them */
+    publish_ev(h, 120, "BTC", "USD", 0);
+    publish_ev(h, 150, "BTC", "USD", 0);
+    read_parked(h, s);
+    publish_ev(h, 160, "BTC", "USD", 0);
+    char want[256];
+    want_ids(want, sizeof want, 160, 160, 10);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    /* a live subscriber gets all three */
+    assert_int_equal(stats(h).delivered, 1);
+    assert_int_equal(stats(h).replays, 1);
+    assert_int_equal(stats(h).resets, 0);
+    assert_int_equal(f.violations, 0);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_resume_too_old(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 100, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 5, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_RESET, 100, 10, 100, 0);
+    read_parked(h, s); /* nothing replayed */
+    publish_ev(h, 110, "BTC", "USD", 0);
+    char want[256];
+    want_ids(want, sizeof want, 110, 110, 10);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    /* 0 (a valid id, below every real one) is too old as well */
+    s = sub_with(h, &f, 1, 1, 0, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_RESET, 110, 10, 110, 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.resets, 2);
+    assert_int_equal(st.replays, 0);
+    sse_hub_free(h);
+}
+
+static void test_resume_after_wrap(void **state)
+{
+    (void)state;
+    /* 40 events into a ring of 16: 250..400 are kept */
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 400, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 50, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_RESET, 400, 250, 400, 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* the last id overwritten */
+    s = sub_with(h, &f, 1, 1, 240, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_RESET, 400, 250, 400, 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* the oldest kept: a gapless replay of the other 15 */
+    s = sub_with(h, &f, 1, 1, 250, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 250, 250, 400, 15);
+    char want[2048];
+    want_ids(want, sizeof want, 260, 400, 10);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* in the middle of the wrapped ring */
+    s = sub_with(h, &f, 1, 1, 333, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 333, 250, 400, 7);
+    want_ids(want, sizeof want, 340, 400, 10);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.resets, 2);
+    assert_int_equal(st.replays, 2);
+    sse_hub_free(h);
+}
+
+static void test_resume_replay_then_lag(void **state)
+{
+    (void)state;
+    /* A replay from the oldest kept frame that does not read before the
+     * ring moves on has lost a frame: it must be cut off, not skip it. */
+    struct sse_hub *h = sse_hub_new(4, 10);
+    publish_ids(h, 10, 40, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 10, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 10, 10, 40, 3);
+    publish_ev(h, 50, "BTC", "USD", 0); /* overwrites 10: 20 still kept */
+    char want[512];
+    want_ids(want, sizeof want, 20, 50, 10);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    s = sub_with(h, &f, 1, 1, 20, NULL, 0, &r); /* ring 20..50, replay 30..50 */
+    expect_resume(&r, SSE_RESUME_REPLAY, 20, 20, 50, 3);
+    publish_ev(h, 60, "BTC", "USD", 0); /* overwrites 20 */
+    publish_ev(h, 70, "BTC", "USD", 0); /* overwrites 30, unread */
+    char buf[512];
+    assert_int_equal(sse_hub_read(h, s, buf, sizeof buf), SSE_HUB_LAGGED);
+    assert_int_equal(stats(h).lagged, 1);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_resume_invalid_and_empty(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake f;
+    struct sse_resume r;
+    /* empty ring: nothing can be vouched for */
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 50, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_RESET, 0, 0, 0, 0);
+    read_parked(h, s);
+    publish_ev(h, 60, "BTC", "USD", 0);
+    char want[256];
+    want_ids(want, sizeof want, 60, 60, 10);
+    read_expect(h, s, want); /* live from now on */
+    sse_hub_unsubscribe(h, s);
+    publish_ids(h, 70, 100, 10);
+    /* Last-Event-ID present but not a decimal id */
+    s = sub_with(h, &f, 1, 0, 0, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_RESET, 100, 60, 100, 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* invalid wins even if last_id happens to hold a replayable value */
+    s = sub_with(h, &f, 1, 0, 80, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_RESET, 100, 60, 100, 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* no Last-Event-ID at all: live, and last_id is ignored */
+    s = sub_with(h, &f, 0, 1, 80, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_LIVE, 100, 60, 100, 0);
+    read_parked(h, s);
+    publish_ev(h, 110, "BTC", "USD", 0);
+    want_ids(want, sizeof want, 110, 110, 10);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.resets, 3);
+    assert_int_equal(st.replays, 0);
+    sse_hub_free(h);
+}
+
+static void test_live_on_empty_hub(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_LIVE, 0, 0, 0, 0);
+    sse_hub_unsubscribe(h, s);
+    /* frames without meta have no id */
+    publish_str(h, "data: noid\n\n");
+    s = sub_with(h, &f, 0, 0, 0, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_LIVE, 0, 0, 0, 0);
+    sse_hub_unsubscribe(h, s);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.resets + st.replays, 0);
+    sse_hub_free(h);
+}
+
+static void test_resume_stats_counted_exactly(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 3);
+    publish_ids(h, 10, 100, 10);
+    struct fake f[3], g;
+    struct sse_resume r;
+    struct sse_sub *a = sub_with(h, &f[0], 1, 1, 50, NULL, 0, &r); /* replay */
+    struct sse_sub *b = sub_with(h, &f[1], 1, 1, 1, NULL, 0, &r);  /* reset */
+    struct sse_sub *c = sub_with(h, &f[2], 0, 0, 0, NULL, 0, &r);  /* live: neither */
+    /* refused for the limit: not counted as a replay or a reset */
+    memset(&g, 0, sizeof g);
+    struct sse_sub_params p = {.resume = 1,
+                               .resume_valid = 1,
+                               .last_id = 50,
+                               .park = fake_park,
+                               .wake = fake_wake,
+                               .ctx = &g};
+    assert_null(sse_hub_subscribe(h, &p, &r));
+    p.last_id = 1;
+    assert_null(sse_hub_subscribe(h, &p, &r));
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.replays, 1);
+    assert_int_equal(st.resets, 1);
+    assert_int_equal(st.rejected_full, 2);
+    sse_hub_unsubscribe(h, a);
+    sse_hub_unsubscribe(h, b);
+    sse_hub_unsubscribe(h, c);
+    /* refused after close: not counted either */
+    sse_hub_close(h);
+    assert_null(sse_hub_subscribe(h, &p, &r));
+    st = stats(h);
+    assert_int_equal(st.replays, 1);
+    assert_int_equal(st.resets, 1);
+    sse_hub_free(h);
+}
+
+static void test_greeting_before_replay(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 100, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 80, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 80, 10, 100, 2);
+    assert_int_equal(sse_hub_set_greeting(s, ": hi\nretry: 1000\n\n", 18), 0);
+    char want[512];
+    size_t n = (size_t)snprintf(want, sizeof want, ": hi\nretry: 1000\n\n");
+    want_ids(want + n, sizeof want - n, 90, 100, 10);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* a reset greeting comes first too, and nothing old follows it */
+    s = sub_with(h, &f, 1, 1, 2, NULL, 0, &r);
+    assert_int_equal(r.kind, SSE_RESUME_RESET);
+    assert_int_equal(sse_hub_set_greeting(s, "event: reset\ndata: {}\n\n", 23), 0);
+    publish_ev(h, 110, "BTC", "USD", 0);
+    n = (size_t)snprintf(want, sizeof want, "event: reset\ndata: {}\n\n");
+    want_ids(want + n, sizeof want - n, 110, 110, 10);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_set_greeting_limit(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(4, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, NULL, 0, &r);
+    char big[1024];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(sse_hub_set_greeting(s, big, 513), -1);
+    assert_int_equal(sse_hub_set_greeting(s, big, sizeof big), -1);
+    read_parked(h, s); /* a refused greeting sends nothing */
+    sse_hub_unsubscribe(h, s);
+    s = sub_with(h, &f, 0, 0, 0, NULL, 0, &r);
+    assert_int_equal(sse_hub_set_greeting(s, big, 512), 0);
+    char buf[1024];
+    assert_int_equal(sse_hub_read(h, s, buf, sizeof buf), 512);
+    assert_memory_equal(buf, big, 512);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* an empty greeting is no greeting */
+    s = sub_with(h, &f, 0, 0, 0, NULL, 0, &r);
+    assert_int_equal(sse_hub_set_greeting(s, "", 0), 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+/* ---- pair filter ---- */
+
+static const struct rc_pair btc_usd[] = {{"BTC", "USD"}};
+static const struct rc_pair btc_eth[] = {{"BTC", "USD"}, {"ETH", "EUR"}};
+
+static void test_filter_one_pair(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake f, fa;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, btc_usd, 1, &r);
+    struct sse_sub *all = sub_with(h, &fa, 0, 0, 0, NULL, 0, &r);
+    publish_ev(h, 1, "BTC", "USD", 0);
+    publish_ev(h, 2, "ETH", "USD", 0);
+    publish_ev(h, 3, "BTC", "EUR", 0);
+    publish_ev(h, 4, NULL, NULL, 0);   /* NULL meta: no pair */
+    publish_ev(h, 5, "USD", "BTC", 0); /* reversed */
+    publish_ev(h, 6, "BTCUSD", "", 0); /* half a pair is no pair */
+    publish_ev(h, 7, "BT", "CUSD", 0); /* same letters, other split */
+    publish_ev(h, 8, "BTC", "USD", 0);
+    char want[1024], one[128];
+    size_t n = ev_text(want, sizeof want, 1, "BTC", "USD");
+    ev_text(want + n, sizeof want - n, 8, "BTC", "USD");
+    read_expect(h, s, want);
+    read_parked(h, s);
+    /* the unfiltered subscriber gets all eight */
+    char buf[2048];
+    ssize_t got = sse_hub_read(h, all, buf, sizeof buf);
+    assert_true(got > 0);
+    buf[got] = '\0';
+    ev_text(one, sizeof one, 4, NULL, NULL);
+    assert_non_null(strstr(buf, one));
+    ev_text(one, sizeof one, 6, "BTCUSD", "");
+    assert_non_null(strstr(buf, one));
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.delivered, 2 + 8);
+    assert_int_equal(st.published, 8);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_unsubscribe(h, all);
+    sse_hub_free(h);
+}
+
+static void test_filter_two_pairs(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, btc_eth, 2, &r);
+    publish_ev(h, 1, "ETH", "EUR", 0);
+    publish_ev(h, 2, "ETH", "USD", 0);
+    publish_ev(h, 3, "BTC", "USD", 0);
+    publish_ev(h, 4, "BTC", "EUR", 0);
+    publish_ev(h, 5, "ETH", "EUR", 0);
+    char want[1024];
+    size_t n = ev_text(want, sizeof want, 1, "ETH", "EUR");
+    n += ev_text(want + n, sizeof want - n, 3, "BTC", "USD");
+    ev_text(want + n, sizeof want - n, 5, "ETH", "EUR");
+    read_expect(h, s, want);
+    read_parked(h, s);
+    assert_int_equal(stats(h).delivered, 3);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_filter_copied(void **state)
+{
+    (void)state;
+    /* the filter is copied: the caller's array may change or go away */
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct rc_pair mine[1] = {{"BTC", "USD"}};
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, mine, 1, &r);
+    memset(mine, 0, sizeof mine);
+    snprintf(mine[0].base, sizeof mine[0].base, "ETH");
+    publish_ev(h, 1, "ETH", "USD", 0);
+    publish_ev(h, 2, "BTC", "USD", 0);
+    char want[128];
+    ev_text(want, sizeof want, 2, "BTC", "USD");
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_filter_npairs_zero_is_everything(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, btc_usd, 0, &r);
+    publish_ev(h, 1, "ETH", "USD", 0);
+    publish_ev(h, 2, NULL, NULL, 0);
+    char want[256];
+    size_t n = ev_text(want, sizeof want, 1, "ETH", "USD");
+    ev_text(want + n, sizeof want - n, 2, NULL, NULL);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_filter_parked_woken_by_others(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, btc_usd, 1, &r);
+    read_parked(h, s);
+    assert_int_equal(f.parks, 1);
+    for (int i = 1; i <= 5; i++) {
+        /* a non-matching publish wakes it (the hub does not filter at
+         * wake time); the read finds nothing and parks again */
+        publish_ev(h, (uint64_t)i, "ETH", "USD", 0);
+        assert_int_equal(f.wakes, i);
+        assert_int_equal(f.parked, 0);
+        read_parked(h, s);
+        assert_int_equal(f.parks, i + 1);
+        assert_int_equal(f.parked, 1);
+    }
+    /* two non-matching publishes in a row: one wake */
+    publish_ev(h, 6, "ETH", "USD", 0);
+    publish_ev(h, 7, "ETH", "USD", 0);
+    assert_int_equal(f.wakes, 6);
+    read_parked(h, s);
+    publish_ev(h, 8, "BTC", "USD", 0);
+    assert_int_equal(f.wakes, 7);
+    char want[128];
+    ev_text(want, sizeof want, 8, "BTC", "USD");
+    read_expect(h, s, want);
+    read_parked(h, s);
+    assert_int_equal(f.violations, 0);
+    assert_int_equal(f.parks - f.wakes, 1);
+    assert_int_equal(stats(h).delivered, 1);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_filter_skipping_does_not_lag(void **state)
+{
+    (void)state;
+    /* Many more non-matching frames than the ring holds: a filtered
+     * subscriber that reads whenever woken skips them and is never cut off. */
+    struct sse_hub *h = sse_hub_new(4, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, btc_usd, 1, &r);
+    read_parked(h, s);
+    uint64_t id = 0;
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < 3; i++) /* fewer than the ring between reads */
+            publish_ev(h, ++id, "ETH", "USD", 0);
+        read_parked(h, s);
+    }
+    publish_ev(h, ++id, "BTC", "USD", 0);
+    char want[128];
+    ev_text(want, sizeof want, id, "BTC", "USD");
+    read_expect(h, s, want);
+    /* exactly a ring's worth of skipped frames before the read is fine */
+    for (int i = 0; i < 4; i++)
+        publish_ev(h, ++id, "ETH", "USD", 0);
+    read_parked(h, s);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.lagged, 0);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(f.violations, 0);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_filter_with_replay(void **state)
+{
+    (void)state;
+    /* the replay is filtered too; backlog counts before filtering */
+    struct sse_hub *h = sse_hub_new(16, 10);
+    for (uint64_t id = 10; id <= 100; id += 10)
+        publish_ev(h, id, id % 20 ? "ETH" : "BTC", "USD", 0);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 50, btc_usd, 1, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 50, 10, 100, 5);
+    char want[512];
+    size_t n = ev_text(want, sizeof want, 60, "BTC", "USD");
+    n += ev_text(want + n, sizeof want - n, 80, "BTC", "USD");
+    ev_text(want + n, sizeof want - n, 100, "BTC", "USD");
+    read_expect(h, s, want);
+    read_parked(h, s);
+    assert_int_equal(stats(h).delivered, 3);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_filter_heartbeat(void **state)
+{
+    (void)state;
+    /* skipped frames are not activity: an idle filtered stream still gets
+     * its heartbeat */
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, btc_usd, 1, &r);
+    read_parked(h, s);
+    publish_ev(h, 1, "ETH", "USD", 0);
+    read_parked(h, s);
+    sse_hub_heartbeat(h);
+    read_expect(h, s, ": heartbeat\n\n");
+    read_parked(h, s);
+    assert_int_equal(f.violations, 0);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+/* ---- deliveries and the delay histogram ---- */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The bucket a delay of d_ms falls in: the first bound >= d_ms. */
+static size_t bucket_for_ms(int64_t d_ms)
+{
+    size_t b = 0;
+    while (b < SSE_DELAY_BUCKETS && sse_delay_bounds_ms[b] < d_ms)
+        b++;
+    return b;
+}
+
+static uint64_t delay_total(const struct sse_hub_stats *st)
+{
+    uint64_t n = 0;
+    for (size_t b = 0; b <= SSE_DELAY_BUCKETS; b++)
+        n += st->delay_count[b];
+    return n;
+}
+
+static void test_delay_bounds(void **state)
+{
+    (void)state;
+    /* strictly increasing, so "the first bound >= d" is well defined */
+    for (size_t b = 1; b < SSE_DELAY_BUCKETS; b++)
+        assert_true(sse_delay_bounds_ms[b] > sse_delay_bounds_ms[b - 1]);
+    assert_true(sse_delay_bounds_ms[0] > 0);
+    assert_int_equal(bucket_for_ms(30), 4); /* {1,5,10,25,50,...}: the 50 ms bucket */
+    assert_int_equal(sse_delay_bounds_ms[4], 50);
+}
+
+static void test_delivered_counts(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake fa, fb;
+    struct sse_resume r;
+    struct sse_sub *a = sub_with(h, &fa, 0, 0, 0, NULL, 0, &r);
+    struct sse_sub *b = sub_with(h, &fb, 0, 0, 0, NULL, 0, &r);
+    assert_int_equal(sse_hub_set_greeting(a, ": hi\n\n", 6), 0);
+    publish_ev(h, 1, "BTC", "USD", 0);
+    publish_ev(h, 2, NULL, NULL, 0);
+    /* a partly read frame is not delivered yet; the greeting is not an
+     * event */
+    char buf[8];
+    assert_int_equal(sse_hub_read(h, a, buf, 8), 8);
+    assert_int_equal(stats(h).delivered, 0);
+    char big[512];
+    ssize_t n = sse_hub_read(h, a, big, sizeof big);
+    assert_true(n > 0);
+    assert_int_equal(stats(h).delivered, 2);
+    read_parked(h, a);
+    /* one per frame per subscriber */
+    n = sse_hub_read(h, b, big, sizeof big);
+    assert_true(n > 0);
+    assert_int_equal(stats(h).delivered, 4);
+    /* heartbeats are not deliveries (the first one finds b busy: no
+     * comment; the second sends one) */
+    read_parked(h, b);
+    sse_hub_heartbeat(h);
+    read_parked(h, b);
+    sse_hub_heartbeat(h);
+    read_expect(h, b, ": heartbeat\n\n");
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.delivered, 4);
+    assert_int_equal(st.published, 2);
+    /* time_us 0: delivered but not in the histogram */
+    assert_int_equal(delay_total(&st), 0);
+    assert_true(st.delay_sum_s == 0.0);
+    sse_hub_unsubscribe(h, a);
+    sse_hub_unsubscribe(h, b);
+    sse_hub_free(h);
+}
+
+static void test_delay_histogram(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 0, 0, 0, NULL, 0, &r);
+    /* 30 ms old when published; read at once, so 30 ms plus a little */
+    publish_ev(h, 1, "BTC", "USD", now_us() - 30000);
+    char buf[512];
+    int64_t t0 = now_us();
+    assert_true(sse_hub_read(h, s, buf, sizeof buf) > 0);
+    int64_t took_ms = (now_us() - t0) / 1000;
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(delay_total(&st), 1);
+    size_t want = bucket_for_ms(30);
+    if (took_ms < 15) /* not on a machine so loaded that 30 ms became 50 */
+        assert_int_equal(st.delay_count[want], 1);
+    assert_true(st.delay_sum_s > 0.030 - 0.050 && st.delay_sum_s < 0.030 + 0.050);
+    assert_true(st.delay_sum_s >= 0.030);
+
+    /* unknown time: delivered, not timed */
+    publish_ev(h, 2, "BTC", "USD", 0);
+    assert_true(sse_hub_read(h, s, buf, sizeof buf) > 0);
+    st = stats(h);
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(delay_total(&st), 1);
+
+    /* a producer clock ahead of ours: no negative delay, first bucket */
+    publish_ev(h, 3, "BTC", "USD", now_us() + 10 * 1000000);
+    assert_true(sse_hub_read(h, s, buf, sizeof buf) > 0);
+    st = stats(h);
+    assert_int_equal(delay_total(&st), 2);
+    assert_int_equal(st.delay_count[0], 1);
+    assert_true(st.delay_sum_s >= 0.030 && st.delay_sum_s < 0.080);
+
+    /* very old: the overflow bucket past the last bound */
+    publish_ev(h, 4, "BTC", "USD",
+               now_us() - (sse_delay_bounds_ms[SSE_DELAY_BUCKETS - 1] + 5000) * 1000);
+    assert_true(sse_hub_read(h, s, buf, sizeof buf) > 0);
+    st = stats(h);
+    assert_int_equal(delay_total(&st), 3);
+    assert_int_equal(st.delay_count[SSE_DELAY_BUCKETS], 1);
+    double want_sum = 0.030 + (double)(sse_delay_bounds_ms[SSE_DELAY_BUCKETS - 1] + 5000) / 1000;
+    assert_true(st.delay_sum_s > want_sum - 0.050 && st.delay_sum_s < want_sum + 0.100);
+
+    /* one sample per subscriber that reads the frame */
+    struct fake g;
+    struct sse_sub *t = sub_with(h, &g, 0, 0, 0, NULL, 0, &r);
+    publish_ev(h, 5, "BTC", "USD", now_us() - 200000); /* 200 ms: the 250 ms bucket */
+    assert_true(sse_hub_read(h, s, buf, sizeof buf) > 0);
+    assert_true(sse_hub_read(h, t, buf, sizeof buf) > 0);
+    st = stats(h);
+    assert_int_equal(st.delivered, 6);
+    assert_int_equal(delay_total(&st), 5);
+    assert_true(st.delay_count[bucket_for_ms(200)] + st.delay_count[bucket_for_ms(200) + 1] == 2);
+    sse_hub_unsubscribe(h, t);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_resume_with_idless_frames(void **state)
+{
+    (void)state;
+    /* Frames without an id (NULL meta) must not break the replay search:
+     * they take the previous id as their search key. */
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ev(h, 10, "BTC", "USD", 0);
+    publish_ev(h, 20, "BTC", "USD", 0);
+    publish_ev(h, 30, NULL, NULL, 0); /* no meta: no id */
+    publish_ev(h, 40, "BTC", "USD", 0);
+    publish_ev(h, 50, "BTC", "USD", 0);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_with(h, &f, 1, 1, 15, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 15, 10, 50, 4);
+    char want[1024];
+    size_t n = ev_text(want, sizeof want, 20, "BTC", "USD");
+    n += ev_text(want + n, sizeof want - n, 30, NULL, NULL);
+    n += ev_text(want + n, sizeof want - n, 40, "BTC", "USD");
+    ev_text(want + n, sizeof want - n, 50, "BTC", "USD");
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+/* ---- threads: filters under concurrency ---- */
+
+#define FSTRESS_FRAMES 6000 /* a third each of BTC/USD, ETH/EUR, no meta */
+
+struct freader {
+    struct sse_hub *hub;
+    struct sse_sub *sub;
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int woken;
+    long want_frames;
+    char *stream;
+    size_t len, cap;
+    int error;
+    long parks, wakes, wake_unparked;
+    int parked;
+};
+
+static void fr_park(void *ctx)
+{
+    struct freader *r = ctx;
+    pthread_mutex_lock(&r->m);
+    r->woken = 0;
+    r->parks++;
+    r->parked = 1;
+    pthread_mutex_unlock(&r->m);
+}
+
+static void fr_wake(void *ctx)
+{
+    struct freader *r = ctx;
+    pthread_mutex_lock(&r->m);
+    if (!r->parked)
+        r->wake_unparked++;
+    r->parked = 0;
+    r->woken = 1;
+    r->wakes++;
+    pthread_cond_signal(&r->c);
+    pthread_mutex_unlock(&r->m);
+}
+
+static void *freader_main(void *arg)
+{
+    struct freader *r = arg;
+    char buf[97];
+    long blanks = 0;
+    char prev = 0;
+    while (blanks < r->want_frames) {
+        ssize_t n = sse_hub_read(r->hub, r->sub, buf, sizeof buf);
+        if (n == SSE_HUB_PARKED) {
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_sec += 60;
+            pthread_mutex_lock(&r->m);
+            int rc = 0;
+            while (!r->woken && rc != ETIMEDOUT)
+                rc = pthread_cond_timedwait(&r->c, &r->m, &dl);
+            pthread_mutex_unlock(&r->m);
+            if (rc == ETIMEDOUT) {
+                r->error = 2;
+                break;
+            }
+            continue;
+        }
+        if (n < 0 || r->len + (size_t)n > r->cap) {
+            r->error = n < 0 ? 3 : 5;
+            break;
+        }
+        memcpy(r->stream + r->len, buf, (size_t)n);
+        r->len += (size_t)n;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n' && prev == '\n')
+                blanks++;
+            prev = buf[i];
+        }
+    }
+    return NULL;
+}
+
+static void *fpublisher_main(void *arg)
+{
+    struct sse_hub *h = arg;
+    for (int i = 1; i <= FSTRESS_FRAMES; i++) {
+        switch (i % 3) {
+        case 0:
+            publish_ev(h, (uint64_t)i, "BTC", "USD", 0);
+            break;
+        case 1:
+            publish_ev(h, (uint64_t)i, "ETH", "EUR", 0);
+            break;
+        default:
+            publish_ev(h, (uint64_t)i, NULL, NULL, 0);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void test_filter_threads(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(FSTRESS_FRAMES, 8);
+    static const struct rc_pair *filters[2] = {btc_usd, btc_eth};
+    static const size_t nfilters[2] = {1, 2};
+    struct freader rd[2];
+    pthread_t th[2], pt;
+    for (int i = 0; i < 2; i++) {
+        memset(&rd[i], 0, sizeof rd[i]);
+        rd[i].hub = h;
+        rd[i].want_frames = (FSTRESS_FRAMES / 3) * (long)nfilters[i];
+        rd[i].cap = 64 * FSTRESS_FRAMES;
+        rd[i].stream = malloc(rd[i].cap);
+        assert_non_null(rd[i].stream);
+        pthread_mutex_init(&rd[i].m, NULL);
+        pthread_cond_init(&rd[i].c, NULL);
+        struct sse_sub_params p = {.pairs = filters[i],
+                                   .npairs = nfilters[i],
+                                   .park = fr_park,
+                                   .wake = fr_wake,
+                                   .ctx = &rd[i]};
+        struct sse_resume r;
+        rd[i].sub = sse_hub_subscribe(h, &p, &r);
+        assert_non_null(rd[i].sub);
+        assert_int_equal(pthread_create(&th[i], NULL, freader_main, &rd[i]), 0);
+    }
+    assert_int_equal(pthread_create(&pt, NULL, fpublisher_main, h), 0);
+    pthread_join(pt, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rd[i].error, 0);
+        assert_int_equal(rd[i].wake_unparked, 0);
+        assert_true(rd[i].parks - rd[i].wakes <= 1 && rd[i].parks >= rd[i].wakes);
+        /* exactly the matching frames, in order */
+        size_t pos = 0;
+        for (int id = 1; id <= FSTRESS_FRAMES; id++) {
+            if (id % 3 == 2 || (i == 0 && id % 3 == 1))
+                continue;
+            char want[128];
+            size_t n = ev_text(want, sizeof want, (uint64_t)id, id % 3 ? "ETH" : "BTC",
+                               id % 3 ? "EUR" : "USD");
+            if (rd[i].len - pos < n || memcmp(rd[i].stream + pos, want, n) != 0) {
+                print_error("reader %d: expected id %d at %zu, got '%.30s'\n", i, id, pos,
+                            rd[i].stream + pos);
+                fail();
+            }
+            pos += n;
+        }
+        assert_int_equal(pos, rd[i].len);
+    }
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.delivered, FSTRESS_FRAMES / 3 * 3);
+    assert_int_equal(st.lagged, 0);
+    sse_hub_close(h);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rd[i].parks, rd[i].wakes);
+        sse_hub_unsubscribe(h, rd[i].sub);
+        pthread_mutex_destroy(&rd[i].m);
+        pthread_cond_destroy(&rd[i].c);
+        free(rd[i].stream);
+    }
+    sse_hub_free(h);
+}
+
 /* ---- threads ---- */
 
 #define STRESS_FRAMES  10000
@@ -773,7 +1802,8 @@ static void *publisher_main(void *arg)
             p->error = 1;
             return NULL;
         }
-        sse_hub_publish(p->hub, f, (size_t)n);
+        struct sse_event_meta m = {.id = (uint64_t)i + 1};
+        sse_hub_publish(p->hub, f, (size_t)n, &m);
         if (i % 1000 == 0)
             sse_hub_heartbeat(p->hub); /* mixed in: must never be delivered mid-frame */
     }
@@ -827,8 +1857,8 @@ static void test_threads_stress(void **state)
         assert_non_null(rd[i].stream);
         pthread_mutex_init(&rd[i].m, NULL);
         pthread_cond_init(&rd[i].c, NULL);
-        rd[i].sub = sse_hub_subscribe(h, stress_greeting, sizeof stress_greeting - 1, cv_park,
-                                      cv_wake, &rd[i]);
+        rd[i].sub = subscribe_live(h, stress_greeting, sizeof stress_greeting - 1, cv_park, cv_wake,
+                                   &rd[i]);
         assert_non_null(rd[i].sub);
     }
     for (int i = 0; i < STRESS_READERS; i++)
@@ -889,7 +1919,33 @@ int main(void)
         cmocka_unit_test(test_heartbeat_with_greeting_pending),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_kick),
+        cmocka_unit_test(test_resume_exact_id),
+        cmocka_unit_test(test_resume_small_reads),
+        cmocka_unit_test(test_resume_between_ids),
+        cmocka_unit_test(test_resume_at_newest),
+        cmocka_unit_test(test_resume_ahead_of_newest),
+        cmocka_unit_test(test_resume_too_old),
+        cmocka_unit_test(test_resume_after_wrap),
+        cmocka_unit_test(test_resume_replay_then_lag),
+        cmocka_unit_test(test_resume_invalid_and_empty),
+        cmocka_unit_test(test_live_on_empty_hub),
+        cmocka_unit_test(test_resume_stats_counted_exactly),
+        cmocka_unit_test(test_greeting_before_replay),
+        cmocka_unit_test(test_set_greeting_limit),
+        cmocka_unit_test(test_filter_one_pair),
+        cmocka_unit_test(test_filter_two_pairs),
+        cmocka_unit_test(test_filter_copied),
+        cmocka_unit_test(test_filter_npairs_zero_is_everything),
+        cmocka_unit_test(test_filter_parked_woken_by_others),
+        cmocka_unit_test(test_filter_skipping_does_not_lag),
+        cmocka_unit_test(test_filter_with_replay),
+        cmocka_unit_test(test_filter_heartbeat),
+        cmocka_unit_test(test_delay_bounds),
+        cmocka_unit_test(test_delivered_counts),
+        cmocka_unit_test(test_delay_histogram),
+        cmocka_unit_test(test_resume_with_idless_frames),
         cmocka_unit_test(test_threads_stress),
+        cmocka_unit_test(test_filter_threads),
     };
     return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
 }

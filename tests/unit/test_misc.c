@@ -264,6 +264,140 @@ static void expect_line(const char *text, const char *line)
     assert_true(found);
 }
 
+static const char hist[] = "sse_delivery_delay_seconds";
+
+/* The metric family a sample belongs to: its name, or for a histogram's
+ * _bucket/_sum/_count samples the base name, when the text declares that
+ * base a histogram. */
+static void family_of(const char *text, const char *name, size_t len, char *out, size_t cap)
+{
+    static const char *suffixes[] = {"_bucket", "_sum", "_count"};
+    snprintf(out, cap, "%.*s", (int)len, name);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (len > sl && memcmp(name + len - sl, suffixes[i], sl) == 0) {
+            char type[200];
+            snprintf(type, sizeof type, "# TYPE %.*s histogram\n", (int)(len - sl), name);
+            if (strstr(text, type)) {
+                snprintf(out, cap, "%.*s", (int)(len - sl), name);
+                return;
+            }
+        }
+    }
+}
+
+/* Check the exposition format: every line is "# HELP name text", "# TYPE
+ * name type" or a sample "name[{labels}] value"; every sample's family has
+ * HELP and TYPE before its first sample; values are unsigned integers,
+ * except a histogram's _sum (a decimal). Returns the sample count. */
+static int check_exposition(const char *t)
+{
+    int samples = 0;
+    for (const char *line = t; *line;) {
+        const char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        assert_true(nl > line); /* no blank lines */
+        if (line[0] == '#') {
+            assert_true(strncmp(line, "# HELP ", 7) == 0 || strncmp(line, "# TYPE ", 7) == 0);
+            if (strncmp(line, "# TYPE ", 7) == 0) {
+                const char *type = memchr(line + 7, ' ', (size_t)(nl - line - 7));
+                assert_non_null(type);
+                type++;
+                int known = 0;
+                static const char *types[] = {"counter", "gauge", "histogram"};
+                for (size_t i = 0; i < 3; i++)
+                    known |= (size_t)(nl - type) == strlen(types[i]) &&
+                             memcmp(type, types[i], strlen(types[i])) == 0;
+                assert_true(known);
+            }
+            line = nl + 1;
+            continue;
+        }
+        samples++;
+        const char *sp = memchr(line, ' ', (size_t)(nl - line));
+        assert_non_null(sp);
+        const char *brace = memchr(line, '{', (size_t)(sp - line));
+        size_t nlen = (size_t)((brace ? brace : sp) - line);
+        assert_true(nlen > 0);
+        if (brace) {
+            /* labels: {k="v"} closed right before the space */
+            assert_int_equal(sp[-1], '}');
+            assert_non_null(memchr(brace, '=', (size_t)(sp - brace)));
+        }
+        char fam[160], meta[200];
+        family_of(t, line, nlen, fam, sizeof fam);
+        snprintf(meta, sizeof meta, "# HELP %s ", fam);
+        const char *help = strstr(t, meta);
+        snprintf(meta, sizeof meta, "# TYPE %s ", fam);
+        const char *type = strstr(t, meta);
+        if (help == NULL || type == NULL || help > line || type > line)
+            print_error("sample '%.*s' lacks HELP/TYPE for '%s' before it\n", (int)(nl - line),
+                        line, fam);
+        assert_true(help != NULL && help < line);
+        assert_true(type != NULL && type < line);
+        /* value */
+        /* a histogram's _sum: the family is the name without "_sum" */
+        int is_sum = strlen(fam) + 4 == nlen && memcmp(line + nlen - 4, "_sum", 4) == 0;
+        int dots = 0;
+        assert_true(nl > sp + 1);
+        for (const char *p = sp + 1; p < nl; p++) {
+            if (*p == '.' && is_sum && p > sp + 1 && p + 1 < nl) {
+                dots++;
+                continue;
+            }
+            if (!(*p >= '0' && *p <= '9'))
+                print_error("bad value in '%.*s'\n", (int)(nl - line), line);
+            assert_true(*p >= '0' && *p <= '9');
+        }
+        assert_true(dots <= 1);
+        line = nl + 1;
+    }
+    return samples;
+}
+
+/* The histogram's bucket lines in order: their le labels and values. */
+struct bucket {
+    char le[32];
+    unsigned long long value;
+};
+
+static size_t read_buckets(const char *t, struct bucket *out, size_t max)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s_bucket{le=\"", hist);
+    size_t n = 0;
+    for (const char *p = t; (p = strstr(p, prefix)) != NULL; p++) {
+        if (p != t && p[-1] != '\n')
+            continue;
+        assert_true(n < max);
+        const char *le = p + strlen(prefix);
+        const char *q = strchr(le, '"');
+        assert_non_null(q);
+        assert_true((size_t)(q - le) < sizeof out[n].le);
+        snprintf(out[n].le, sizeof out[n].le, "%.*s", (int)(q - le), le);
+        assert_int_equal(q[1], '}');
+        assert_int_equal(q[2], ' ');
+        char *end;
+        out[n].value = strtoull(q + 3, &end, 10);
+        assert_int_equal(*end, '\n');
+        n++;
+    }
+    return n;
+}
+
+static unsigned long long sample_value(const char *t, const char *name)
+{
+    char needle[96];
+    snprintf(needle, sizeof needle, "\n%s ", name);
+    const char *p = strstr(t, needle);
+    assert_non_null(p);
+    return strtoull(p + strlen(needle), NULL, 10);
+}
+
+/* The le labels, for sse_delay_bounds_ms {1,5,10,25,50,...} in seconds. */
+static const char *const want_le[SSE_DELAY_BUCKETS + 1] = {
+    "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"};
+
 static void test_metrics_render(void **state)
 {
     (void)state;
@@ -271,8 +405,13 @@ static void test_metrics_render(void **state)
                                .subscribed = 11,
                                .rejected_full = 2,
                                .published = 12345678901234ULL,
+                               .delivered = 98765432109ULL,
                                .lagged = 4,
-                               .hangups = 6};
+                               .hangups = 6,
+                               .replays = 8,
+                               .resets = 9,
+                               .delay_count = {1, 2, 0, 3, 4, 0, 0, 5, 0, 0, 6, 0, 7},
+                               .delay_sum_s = 123.456789};
     struct sse_consumer_stats cs;
     atomic_init(&cs.received, 100);
     atomic_init(&cs.invalid, 7);
@@ -290,6 +429,9 @@ static void test_metrics_render(void **state)
     expect_line(t, "sse_clients_lagged_total 4");
     expect_line(t, "sse_clients_hangups_total 6");
     expect_line(t, "sse_events_total 12345678901234");
+    expect_line(t, "sse_replays_total 8");
+    expect_line(t, "sse_resets_total 9");
+    expect_line(t, "sse_deliveries_total 98765432109");
     expect_line(t, "sse_broker_messages_total 100");
     expect_line(t, "sse_broker_invalid_messages_total 7");
     expect_line(t, "sse_broker_connects_total 5");
@@ -298,30 +440,69 @@ static void test_metrics_render(void **state)
     expect_line(t, "# TYPE sse_clients_total counter");
     expect_line(t, "# TYPE sse_broker_connected gauge");
     expect_line(t, "# TYPE sse_events_total counter");
-    /* every line is a comment or "name value", no blank lines */
-    int samples = 0;
-    for (char *line = t; *line;) {
-        char *nl = strchr(line, '\n');
-        assert_non_null(nl);
-        assert_true(nl > line);
-        if (line[0] != '#') {
-            samples++;
-            char *sp = memchr(line, ' ', (size_t)(nl - line));
-            assert_non_null(sp);
-            /* every sample has its HELP and TYPE */
-            char meta[160];
-            snprintf(meta, sizeof meta, "# HELP %.*s ", (int)(sp - line), line);
-            assert_non_null(strstr(t, meta));
-            snprintf(meta, sizeof meta, "# TYPE %.*s ", (int)(sp - line), line);
-            assert_non_null(strstr(t, meta));
-            for (char *p = sp + 1; p < nl; p++)
-                assert_true(*p >= '0' && *p <= '9');
-        } else {
-            assert_true(strncmp(line, "# HELP ", 7) == 0 || strncmp(line, "# TYPE ", 7) == 0);
-        }
-        line = nl + 1;
+    expect_line(t, "# TYPE sse_replays_total counter");
+    expect_line(t, "# TYPE sse_resets_total counter");
+    expect_line(t, "# TYPE sse_deliveries_total counter");
+    expect_line(t, "# TYPE sse_delivery_delay_seconds histogram");
+    /* the histogram: cumulative buckets in bound order, +Inf last and
+     * equal to _count */
+    struct bucket b[SSE_DELAY_BUCKETS + 4];
+    size_t nb = read_buckets(t, b, sizeof b / sizeof b[0]);
+    assert_int_equal(nb, SSE_DELAY_BUCKETS + 1);
+    unsigned long long cum = 0;
+    for (size_t i = 0; i < nb; i++) {
+        cum += hs.delay_count[i];
+        if (strcmp(b[i].le, want_le[i]) != 0 || b[i].value != cum)
+            print_error("bucket %zu: le=\"%s\" %llu, want le=\"%s\" %llu\n", i, b[i].le, b[i].value,
+                        want_le[i], cum);
+        assert_string_equal(b[i].le, want_le[i]);
+        assert_int_equal(b[i].value, cum);
+        if (i > 0)
+            assert_true(b[i].value >= b[i - 1].value);
+        /* le matches the bound it stands for */
+        if (i < SSE_DELAY_BUCKETS)
+            assert_true(strtod(b[i].le, NULL) * 1000 > (double)sse_delay_bounds_ms[i] - 1e-6 &&
+                        strtod(b[i].le, NULL) * 1000 < (double)sse_delay_bounds_ms[i] + 1e-6);
     }
-    assert_true(samples >= 10); /* the ten above; more may be added */
+    assert_int_equal(cum, 28);
+    expect_line(t, "sse_delivery_delay_seconds_bucket{le=\"0.001\"} 1");
+    expect_line(t, "sse_delivery_delay_seconds_bucket{le=\"+Inf\"} 28");
+    expect_line(t, "sse_delivery_delay_seconds_count 28");
+    assert_int_equal(sample_value(t, "sse_delivery_delay_seconds_count"), b[nb - 1].value);
+    const char *sum = strstr(t, "\nsse_delivery_delay_seconds_sum ");
+    assert_non_null(sum);
+    double s = strtod(sum + strlen("\nsse_delivery_delay_seconds_sum "), NULL);
+    assert_true(s > 123.456788 && s < 123.456790);
+    /* the whole text is well-formed */
+    int samples = check_exposition(t);
+    assert_true(samples >= 13 + SSE_DELAY_BUCKETS + 3);
+    free(t);
+}
+
+static void test_metrics_histogram_small_sum(void **state)
+{
+    (void)state;
+    struct sse_hub_stats hs;
+    memset(&hs, 0, sizeof hs);
+    hs.delay_count[0] = 3;
+    hs.delay_sum_s = 0.123456;
+    struct sse_consumer_stats cs;
+    atomic_init(&cs.received, 0);
+    atomic_init(&cs.invalid, 0);
+    atomic_init(&cs.connects, 0);
+    atomic_init(&cs.connected, 0);
+    size_t len;
+    char *t = sse_metrics_render(&hs, &cs, &len);
+    assert_non_null(t);
+    expect_line(t, "sse_delivery_delay_seconds_sum 0.123456");
+    expect_line(t, "sse_delivery_delay_seconds_count 3");
+    /* every bucket holds the 3, the first one included */
+    struct bucket b[SSE_DELAY_BUCKETS + 4];
+    size_t nb = read_buckets(t, b, sizeof b / sizeof b[0]);
+    assert_int_equal(nb, SSE_DELAY_BUCKETS + 1);
+    for (size_t i = 0; i < nb; i++)
+        assert_int_equal(b[i].value, 3);
+    check_exposition(t);
     free(t);
 }
 
@@ -340,8 +521,27 @@ static void test_metrics_zero_and_max(void **state)
     assert_non_null(t);
     expect_line(t, "sse_clients 0");
     expect_line(t, "sse_broker_connected 0");
+    expect_line(t, "sse_replays_total 0");
+    expect_line(t, "sse_resets_total 0");
+    expect_line(t, "sse_deliveries_total 0");
+    /* an empty histogram is still rendered in full */
+    struct bucket b[SSE_DELAY_BUCKETS + 4];
+    assert_int_equal(read_buckets(t, b, sizeof b / sizeof b[0]), SSE_DELAY_BUCKETS + 1);
+    for (size_t i = 0; i <= SSE_DELAY_BUCKETS; i++) {
+        assert_string_equal(b[i].le, want_le[i]);
+        assert_int_equal(b[i].value, 0);
+    }
+    expect_line(t, "sse_delivery_delay_seconds_count 0");
+    const char *sum = strstr(t, "\nsse_delivery_delay_seconds_sum ");
+    assert_non_null(sum);
+    assert_true(strtod(sum + strlen("\nsse_delivery_delay_seconds_sum "), NULL) == 0.0);
+    check_exposition(t);
     free(t);
     hs.published = UINT64_MAX;
+    hs.delivered = UINT64_MAX;
+    hs.replays = UINT64_MAX;
+    hs.resets = UINT64_MAX;
+    hs.hangups = UINT64_MAX;
     hs.subscribed = UINT64_MAX;
     hs.rejected_full = UINT64_MAX;
     hs.lagged = UINT64_MAX;
@@ -355,6 +555,19 @@ static void test_metrics_zero_and_max(void **state)
     expect_line(t, "sse_events_total 18446744073709551615");
     expect_line(t, "sse_broker_messages_total 18446744073709551615");
     expect_line(t, "sse_clients 4294967295");
+    expect_line(t, "sse_deliveries_total 18446744073709551615");
+    expect_line(t, "sse_replays_total 18446744073709551615");
+    expect_line(t, "sse_resets_total 18446744073709551615");
+    expect_line(t, "sse_clients_hangups_total 18446744073709551615");
+    /* a long-running server's histogram: the text still fits */
+    for (size_t i = 0; i <= SSE_DELAY_BUCKETS; i++)
+        hs.delay_count[i] = UINT64_MAX / (SSE_DELAY_BUCKETS + 1);
+    hs.delay_sum_s = 1e12;
+    free(t);
+    t = sse_metrics_render(&hs, &cs, &len);
+    assert_non_null(t);
+    assert_int_equal(len, strlen(t));
+    check_exposition(t);
     free(t);
 }
 
@@ -375,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_backoff_edges),
         cmocka_unit_test(test_rand_below),
         cmocka_unit_test(test_metrics_render),
+        cmocka_unit_test(test_metrics_histogram_small_sum),
         cmocka_unit_test(test_metrics_zero_and_max),
     };
     return cmocka_run_group_tests_name("misc", tests, NULL, NULL);

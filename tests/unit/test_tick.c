@@ -632,6 +632,123 @@ static void test_clear_zeroed(void **state)
     assert_null(t.json);
 }
 
+/* ---- rc_tick_time_us ---- */
+
+/* Parse a body whose time is `time` (without quotes) and return its time in
+ * microseconds. */
+static int64_t time_us_of(const char *time)
+{
+    char quoted[128];
+    snprintf(quoted, sizeof quoted, "\"%s\"", time);
+    struct rc_tick t;
+    char err[256] = "";
+    const char *body = body_with_time(quoted);
+    int rc = rc_tick_parse(&t, body, strlen(body), err, sizeof err);
+    if (rc != 0)
+        print_error("time '%s' rejected: %s\n", time, err);
+    assert_int_equal(rc, 0);
+    int64_t us = rc_tick_time_us(&t);
+    rc_tick_clear(&t);
+    return us;
+}
+
+#define expect_time_us(time, want) expect_time_us_at(time, want, __LINE__)
+static void expect_time_us_at(const char *time, int64_t want, int line)
+{
+    int64_t got = time_us_of(time);
+    if (got != want)
+        print_error("line %d: '%s' -> %lld us, want %lld\n", line, time, (long long)got,
+                    (long long)want);
+    assert_int_equal(got, want);
+}
+
+/* Seconds since the epoch, computed with `date -u -d <time> +%s` when these
+ * tests were written (GNU coreutils), independently of the code under test. */
+#define S_T0    INT64_C(1795833079)   /* 2026-11-28T02:31:19 */
+#define S_LEAP  INT64_C(951825600)    /* 2000-02-29T12:00:00 */
+#define S_Y2038 INT64_C(2147483648)   /* 2038-01-19T03:14:08: past 32-bit time_t */
+#define S_Y9999 INT64_C(253402300799) /* 9999-12-31T23:59:59 */
+
+static void test_time_us_coinapi_shape(void **state)
+{
+    (void)state;
+    /* CoinAPI's 7 fractional digits: truncated to microseconds */
+    expect_time_us(T0, INT64_C(1795833079565590));
+    expect_time_us(T0, S_T0 * 1000000 + 565590);
+    /* the parsed GOOD body carries the same time */
+    struct rc_tick t;
+    char err[128];
+    assert_int_equal(rc_tick_parse(&t, GOOD, strlen(GOOD), err, sizeof err), 0);
+    assert_int_equal(rc_tick_time_us(&t), INT64_C(1795833079565590));
+    rc_tick_clear(&t);
+}
+
+static void test_time_us_fractions(void **state)
+{
+    (void)state;
+    const int64_t base = S_T0 * 1000000;
+    expect_time_us("2026-11-28T02:31:19Z", base);                 /* no fraction */
+    expect_time_us("2026-11-28T02:31:19.5Z", base + 500000);      /* 1 digit */
+    expect_time_us("2026-11-28T02:31:19.05Z", base + 50000);      /* leading zero kept */
+    expect_time_us("2026-11-28T02:31:19.123Z", base + 123000);    /* milliseconds */
+    expect_time_us("2026-11-28T02:31:19.123456Z", base + 123456); /* exactly us */
+    expect_time_us("2026-11-28T02:31:19.000001Z", base + 1);
+    expect_time_us("2026-11-28T02:31:19.1234567Z", base + 123456);   /* 7: truncated */
+    expect_time_us("2026-11-28T02:31:19.123456789Z", base + 123456); /* 9: truncated */
+    expect_time_us("2026-11-28T02:31:19.999999999Z", base + 999999); /* never rounds up */
+    expect_time_us("2026-11-28T02:31:19.0000009Z", base);
+    expect_time_us("2026-11-28T02:31:19.000000000Z", base);
+    expect_time_us("2026-11-28T02:31:19.0Z", base);
+}
+
+static void test_time_us_calendar(void **state)
+{
+    (void)state;
+    expect_time_us("2000-02-29T12:00:00Z", S_LEAP * 1000000);
+    expect_time_us("2038-01-19T03:14:08Z", S_Y2038 * 1000000);
+    expect_time_us("9999-12-31T23:59:59.9999999Z", S_Y9999 * 1000000 + 999999);
+    expect_time_us("1970-01-01T00:00:00.5Z", 500000);
+    expect_time_us("1970-01-01T00:00:01Z", 1000000);
+    expect_time_us("1970-01-01T00:00:00Z", 0); /* the epoch itself */
+    /* the time is always UTC: no local time zone applies */
+    expect_time_us("2026-11-28T00:00:00Z", (S_T0 - (2 * 3600 + 31 * 60 + 19)) * 1000000);
+}
+
+static void test_time_us_before_epoch(void **state)
+{
+    (void)state;
+    expect_time_us("1969-12-31T23:59:59Z", 0);
+    expect_time_us("1969-12-31T23:59:59.5Z", 0);
+    expect_time_us("1969-07-20T20:17:40Z", 0);
+    expect_time_us("1900-01-01T00:00:00Z", 0);
+    expect_time_us("0000-01-01T00:00:00.123Z", 0);
+}
+
+static void test_time_us_fields_out_of_range(void **state)
+{
+    (void)state;
+    /* Digits in range only: timegm() would quietly normalise these. */
+    static const char *bad[] = {
+        "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-11-00T00:00:00Z",
+        "2026-11-45T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-28T25:00:00Z",
+        "2026-11-28T02:61:00Z", "2026-11-28T02:31:61Z", "2026-13-45T25:61:61Z",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "\"%s\"", bad[i]);
+        const char *body = body_with_time(quoted);
+        struct rc_tick t;
+        char err[256];
+        if (rc_tick_parse(&t, body, strlen(body), err, sizeof err) != 0)
+            continue; /* rejected: fine */
+        int64_t us = rc_tick_time_us(&t);
+        rc_tick_clear(&t);
+        if (us != 0)
+            print_error("'%s' accepted, time %lld us\n", bad[i], (long long)us);
+        assert_int_equal(us, 0);
+    }
+}
+
 /* ---- helpers exported by rc_tick ---- */
 
 static void test_utf8_valid(void **state)
@@ -730,6 +847,11 @@ int main(void)
         cmocka_unit_test(test_bom_prefixed_body),
         cmocka_unit_test(test_small_err_buffer),
         cmocka_unit_test(test_clear_zeroed),
+        cmocka_unit_test(test_time_us_coinapi_shape),
+        cmocka_unit_test(test_time_us_fractions),
+        cmocka_unit_test(test_time_us_calendar),
+        cmocka_unit_test(test_time_us_before_epoch),
+        cmocka_unit_test(test_time_us_fields_out_of_range),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_asset_valid),
     };
