@@ -171,8 +171,8 @@ int rc_amqp_declare_fanout(struct rc_amqp *a, const char *exchange, char *err, s
     return check_rpc(a, "exchange.declare", err, errlen);
 }
 
-int rc_amqp_publish(struct rc_amqp *a, const char *exchange, const struct rc_amqp_msg *m, char *err,
-                    size_t errlen)
+int rc_amqp_publish(struct rc_amqp *a, const char *exchange, const struct rc_amqp_msg *m,
+                    int mandatory, char *err, size_t errlen)
 {
     amqp_basic_properties_t props = {
         ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG,
@@ -192,13 +192,19 @@ int rc_amqp_publish(struct rc_amqp *a, const char *exchange, const struct rc_amq
         props.type = amqp_cstring_bytes(m->type);
     }
     amqp_bytes_t body = {.len = m->len, .bytes = (void *)m->body};
-    int rc = amqp_basic_publish(a->conn, CHANNEL, amqp_cstring_bytes(exchange), amqp_empty_bytes, 0,
-                                0, &props, body);
+    int rc = amqp_basic_publish(a->conn, CHANNEL, amqp_cstring_bytes(exchange), amqp_empty_bytes,
+                                mandatory, 0, &props, body);
     if (rc != AMQP_STATUS_OK) {
         snprintf(err, errlen, "publish on %s: %s", a->where, amqp_error_string2(rc));
         return -1;
     }
     return 0;
+}
+
+int rc_amqp_confirm_select(struct rc_amqp *a, char *err, size_t errlen)
+{
+    amqp_confirm_select(a->conn, CHANNEL);
+    return check_rpc(a, "confirm.select", err, errlen);
 }
 
 /* A frame arrived outside an RPC: a close from the broker means the
@@ -242,6 +248,56 @@ int rc_amqp_wait(struct rc_amqp *a, int64_t deadline_ms, char *err, size_t errle
         if (handle_stray_frame(a, &f, err, errlen) < 0)
             return -1;
         amqp_maybe_release_buffers(a->conn);
+    }
+}
+
+int rc_amqp_await(struct rc_amqp *a, int64_t deadline_ms, enum rc_confirm *out, char *err,
+                  size_t errlen)
+{
+    int returned = 0;
+    for (;;) {
+        int64_t left = deadline_ms - rc_mono_ms();
+        if (left <= 0) {
+            snprintf(err, errlen, "no confirm from %s in time", a->where);
+            return -1;
+        }
+        struct timeval tv = ms_to_tv(left);
+        amqp_frame_t f;
+        int rc = amqp_simple_wait_frame_noblock(a->conn, &f, &tv);
+        if (rc == AMQP_STATUS_TIMEOUT)
+            continue;
+        if (rc != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "connection to %s lost: %s", a->where, amqp_error_string2(rc));
+            return -1;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD)
+            continue;
+        switch (f.payload.method.id) {
+        case AMQP_BASIC_RETURN_METHOD: {
+            /* The returned message's header and body follow: read them
+             * off the wire. The ack for the same publish comes next. */
+            amqp_message_t msg;
+            amqp_rpc_reply_t r = amqp_read_message(a->conn, f.channel, &msg, 0);
+            if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+                reply_error(a, r, "reading a returned message", err, errlen);
+                return -1;
+            }
+            amqp_destroy_message(&msg);
+            returned = 1;
+            break;
+        }
+        case AMQP_BASIC_ACK_METHOD:
+            *out = returned ? RC_CONFIRM_RETURNED : RC_CONFIRM_ACK;
+            amqp_maybe_release_buffers(a->conn);
+            return 0;
+        case AMQP_BASIC_NACK_METHOD:
+            *out = RC_CONFIRM_NACK;
+            amqp_maybe_release_buffers(a->conn);
+            return 0;
+        default:
+            if (handle_stray_frame(a, &f, err, errlen) < 0)
+                return -1;
+        }
     }
 }
 

@@ -42,9 +42,24 @@ struct rc_amqp_msg {
     const char *type;       /* or NULL */
 };
 
-/* Publish as application/json to exchange with routing key "". */
-int rc_amqp_publish(struct rc_amqp *a, const char *exchange, const struct rc_amqp_msg *m, char *err,
-                    size_t errlen);
+/* Publish as application/json to exchange with routing key "". With
+ * mandatory set, the broker returns the message (see rc_amqp_await) when no
+ * queue is bound. */
+int rc_amqp_publish(struct rc_amqp *a, const char *exchange, const struct rc_amqp_msg *m,
+                    int mandatory, char *err, size_t errlen);
+
+/* Switch the channel to publisher confirms (confirm.select): from then on
+ * every publish is answered by basic.ack or basic.nack. */
+int rc_amqp_confirm_select(struct rc_amqp *a, char *err, size_t errlen);
+
+enum rc_confirm { RC_CONFIRM_ACK, RC_CONFIRM_NACK, RC_CONFIRM_RETURNED };
+
+/* After one publish in confirm mode, wait until the CLOCK_MONOTONIC
+ * deadline (ms) for the broker's verdict: ack, nack, or returned (a
+ * mandatory message no queue took: basic.return, then its ack). Returns 0
+ * with *out set, or -1 on timeout or a lost connection (err says which). */
+int rc_amqp_await(struct rc_amqp *a, int64_t deadline_ms, enum rc_confirm *out, char *err,
+                  size_t errlen);
 
 /* Service the connection (heartbeats, broker-initiated closes) until the
  * CLOCK_MONOTONIC deadline (ms) or at most slice_ms, whichever is sooner.

@@ -3,56 +3,108 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rc_log.h"
 #include "rc_time.h"
 
-/* Waits are cut into slices so SIGINT/SIGTERM are noticed quickly even
- * though rabbitmq-c retries its poll() after a signal. */
-#define WAIT_SLICE_MS 200
+/* Waits are cut into slices so a stop flag set by a signal is noticed
+ * quickly even though rabbitmq-c retries its poll() after EINTR. */
+#define SLICE_MS 200
+/* How soon an unroutable tick is offered again. */
+#define ROUTE_RETRY_MS 1000
+
+struct entry {
+    char *json;
+    size_t len;
+    uint64_t id;
+    int64_t queued_ms;
+    int64_t retry_at_ms; /* not before this (after a return) */
+};
 
 struct rc_publisher {
-    const struct rc_amqp_params *params;
-    const char *exchange;
+    struct rc_publisher_params prm;
     struct rc_amqp *amqp;
     struct rc_backoff backoff;
     int64_t next_attempt_ms; /* no reconnect before this */
     int failed_before;       /* log "connected" again only after a failure */
+    int unrouted_logged;     /* a NO_ROUTE period is logged once */
     uint64_t last_id;
+    struct entry *q; /* ring of prm.buffer entries */
+    size_t head, count;
+    struct rc_publisher_stats st;
 };
 
-static uint64_t next_id(uint64_t *last)
-{
-    uint64_t id = (uint64_t)rc_real_us();
-    if (id <= *last)
-        id = *last + 1;
-    *last = id;
-    return id;
-}
-
-struct rc_publisher *rc_publisher_new(const struct rc_amqp_params *params, const char *exchange)
+struct rc_publisher *rc_publisher_new(const struct rc_publisher_params *prm)
 {
     struct rc_publisher *p = calloc(1, sizeof *p);
-    if (p == NULL)
+    if (p == NULL || prm->buffer == 0 || (p->q = calloc(prm->buffer, sizeof *p->q)) == NULL) {
+        free(p);
         return NULL;
-    p->params = params;
-    p->exchange = exchange;
+    }
+    p->prm = *prm;
     p->backoff = (struct rc_backoff){.base_ms = 250, .cap_ms = 10000};
     return p;
+}
+
+void rc_publisher_discard(struct rc_publisher *p)
+{
+    for (; p->count > 0; p->count--, p->head = (p->head + 1) % p->prm.buffer)
+        free(p->q[p->head].json);
+    p->st.pending = 0;
 }
 
 void rc_publisher_free(struct rc_publisher *p)
 {
     if (p == NULL)
         return;
+    rc_publisher_discard(p);
     rc_amqp_free(p->amqp);
+    free(p->q);
     free(p);
+}
+
+static void pop_head(struct rc_publisher *p)
+{
+    free(p->q[p->head].json);
+    p->head = (p->head + 1) % p->prm.buffer;
+    p->count--;
+    p->st.pending = p->count;
+}
+
+int rc_publisher_enqueue(struct rc_publisher *p, const struct rc_tick *t, uint64_t *id)
+{
+    char *json = malloc(t->json_len + 1);
+    if (json == NULL)
+        return -1;
+    memcpy(json, t->json, t->json_len + 1);
+    if (p->count == p->prm.buffer) {
+        /* Full (a long broker outage): the oldest tick is the least useful. */
+        pop_head(p);
+        p->st.dropped_overflow++;
+        if (p->st.dropped_overflow == 1 || p->st.dropped_overflow % 100 == 0)
+            rc_warn("broker: queue full (%zu ticks): dropping the oldest (%" PRIu64 " so far)",
+                    p->prm.buffer, p->st.dropped_overflow);
+    }
+    uint64_t now_us = (uint64_t)rc_real_us();
+    p->last_id = now_us > p->last_id ? now_us : p->last_id + 1;
+    struct entry *e = &p->q[(p->head + p->count) % p->prm.buffer];
+    *e = (struct entry){
+        .json = json, .len = t->json_len, .id = p->last_id, .queued_ms = rc_mono_ms()};
+    p->count++;
+    p->st.queued++;
+    p->st.pending = p->count;
+    if (p->count > p->st.max_pending)
+        p->st.max_pending = p->count;
+    if (id)
+        *id = e->id;
+    return 0;
 }
 
 static void drop_connection(struct rc_publisher *p, const char *why)
 {
     int64_t delay = rc_backoff_next(&p->backoff);
-    rc_warn("broker: %s; retrying in %" PRId64 " ms", why, delay);
+    rc_warn("broker: %s; retrying in %" PRId64 " ms (%zu ticks queued)", why, delay, p->count);
     rc_amqp_free(p->amqp);
     p->amqp = NULL;
     p->next_attempt_ms = rc_mono_ms() + delay;
@@ -67,67 +119,113 @@ static int ensure_connected(struct rc_publisher *p)
         return 0;
     if (rc_mono_ms() < p->next_attempt_ms)
         return -1;
-    p->amqp = rc_amqp_connect(p->params, err, sizeof err);
-    if (p->amqp == NULL || rc_amqp_declare_fanout(p->amqp, p->exchange, err, sizeof err) < 0) {
+    p->amqp = rc_amqp_connect(p->prm.amqp, err, sizeof err);
+    if (p->amqp == NULL || rc_amqp_declare_fanout(p->amqp, p->prm.exchange, err, sizeof err) < 0 ||
+        rc_amqp_confirm_select(p->amqp, err, sizeof err) < 0) {
         drop_connection(p, err);
         return -1;
     }
     rc_backoff_reset(&p->backoff);
-    if (p->failed_before)
-        rc_info("broker: connected again");
-    else
-        rc_info("broker: connected, exchange '%s' declared", p->exchange);
+    if (p->failed_before) {
+        p->st.reconnects++;
+        rc_info("broker: connected again; %zu ticks queued", p->count);
+    } else {
+        rc_info("broker: connected, exchange '%s' declared", p->prm.exchange);
+    }
     return 0;
 }
 
-/* One publish on the current connection; drops it on failure. */
-static int publish_once(struct rc_publisher *p, const struct rc_tick *t, const char *id)
+/* The head was returned unroutable: keep it for a while, then give up. */
+static void on_returned(struct rc_publisher *p, int64_t now)
 {
-    char err[512];
-    struct rc_amqp_msg m = {.body = t->json,
-                            .len = t->json_len,
-                            .message_id = id,
-                            .timestamp = (uint64_t)(rc_real_us() / 1000000),
+    struct entry *e = &p->q[p->head];
+    p->st.returned++;
+    if (!p->unrouted_logged) {
+        rc_warn("broker: no queue is bound to '%s' (no sse-server running?): holding ticks "
+                "up to %" PRId64 " ms each; this is logged once",
+                p->prm.exchange, p->prm.route_grace_ms);
+        p->unrouted_logged = 1;
+    }
+    if (now - e->queued_ms >= p->prm.route_grace_ms) {
+        pop_head(p);
+        p->st.dropped_unrouted++;
+    } else {
+        e->retry_at_ms = now + ROUTE_RETRY_MS;
+    }
+}
+
+/* Publish the head and wait for the broker's verdict. -1 if the
+ * connection failed (the head stays queued). */
+static int deliver_head(struct rc_publisher *p)
+{
+    char err[512], idtext[24];
+    struct entry *e = &p->q[p->head];
+    snprintf(idtext, sizeof idtext, "%" PRIu64, e->id);
+    struct rc_amqp_msg m = {.body = e->json,
+                            .len = e->len,
+                            .message_id = idtext,
+                            .timestamp = e->id / 1000000,
                             .type = "exchange_rate"};
-    if (rc_amqp_publish(p->amqp, p->exchange, &m, err, sizeof err) < 0) {
+    enum rc_confirm verdict;
+    if (rc_amqp_publish(p->amqp, p->prm.exchange, &m, 1, err, sizeof err) < 0 ||
+        rc_amqp_await(p->amqp, rc_mono_ms() + p->prm.confirm_timeout_ms, &verdict, err,
+                      sizeof err) < 0) {
         drop_connection(p, err);
         return -1;
     }
+    switch (verdict) {
+    case RC_CONFIRM_ACK:
+        if (p->unrouted_logged) {
+            rc_info("broker: ticks are routed again");
+            p->unrouted_logged = 0;
+        }
+        pop_head(p);
+        p->st.confirmed++;
+        break;
+    case RC_CONFIRM_NACK:
+        p->st.nacked++; /* the broker could not take it: the next round retries */
+        break;
+    case RC_CONFIRM_RETURNED:
+        on_returned(p, rc_mono_ms());
+        break;
+    }
     return 0;
 }
 
-int rc_publisher_send(struct rc_publisher *p, const struct rc_tick *t)
-{
-    char idtext[24];
-    int had_connection = p->amqp != NULL;
-    if (ensure_connected(p) < 0)
-        return -1;
-    snprintf(idtext, sizeof idtext, "%" PRIu64, next_id(&p->last_id));
-    if (publish_once(p, t, idtext) == 0)
-        return 0;
-    /* A connection that sat idle may have died unnoticed (broker restart):
-     * one fresh connection right away, before backing off. */
-    if (!had_connection)
-        return -1;
-    p->next_attempt_ms = 0;
-    if (ensure_connected(p) < 0)
-        return -1;
-    return publish_once(p, t, idtext);
-}
-
-void rc_publisher_wait(struct rc_publisher *p, int64_t deadline_ms, volatile sig_atomic_t *stop)
+/* Wait until `until` doing only housekeeping: heartbeats on a live
+ * connection, a plain sleep without one. */
+static void idle(struct rc_publisher *p, int64_t until)
 {
     char err[512];
-    while (!*stop) {
+    if (p->amqp && rc_amqp_wait(p->amqp, until, err, sizeof err) < 0)
+        drop_connection(p, err);
+    else if (p->amqp == NULL)
+        rc_sleep_until_ms(until);
+}
+
+void rc_publisher_run(struct rc_publisher *p, int64_t deadline_ms, int until_empty,
+                      volatile sig_atomic_t *stop)
+{
+    for (;;) {
         int64_t now = rc_mono_ms();
-        if (now >= deadline_ms)
+        if (now >= deadline_ms || (stop && *stop) || (until_empty && p->count == 0))
             return;
-        int64_t until = now + WAIT_SLICE_MS < deadline_ms ? now + WAIT_SLICE_MS : deadline_ms;
-        /* A lost connection is noticed here, between ticks, rather than by
-         * the next publish. */
-        if (p->amqp && rc_amqp_wait(p->amqp, until, err, sizeof err) < 0)
-            drop_connection(p, err);
-        else if (p->amqp == NULL)
-            rc_sleep_until_ms(until);
+        int64_t until = now + SLICE_MS < deadline_ms ? now + SLICE_MS : deadline_ms;
+        if (p->count == 0 || ensure_connected(p) < 0) {
+            if (p->amqp == NULL && p->next_attempt_ms < until && p->next_attempt_ms > now)
+                until = p->next_attempt_ms;
+            idle(p, until);
+            continue;
+        }
+        if (p->q[p->head].retry_at_ms > now) {
+            idle(p, p->q[p->head].retry_at_ms < until ? p->q[p->head].retry_at_ms : until);
+            continue;
+        }
+        deliver_head(p);
     }
+}
+
+void rc_publisher_get_stats(const struct rc_publisher *p, struct rc_publisher_stats *out)
+{
+    *out = p->st;
 }

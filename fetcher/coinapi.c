@@ -5,34 +5,75 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "rc_log.h"
 #include "rc_tick.h"
 
-struct fetch_coinapi {
+/* One pair's request: its easy handle and where its answer goes. */
+struct request {
+    struct fetch_coinapi *c;
     CURL *curl;
-    struct curl_slist *headers; /* holds the key: freed with the client */
-    char base[512];
+    char url[700];
     char errbuf[CURL_ERROR_SIZE];
     char *body; /* RC_TICK_MAX_BODY + 1 bytes */
     size_t len;
     int too_large;
 };
 
+struct fetch_coinapi {
+    CURLM *multi;
+    struct curl_slist *headers; /* holds the key: wiped and freed with the client */
+    char *key;
+    struct request *req;
+    size_t n;
+};
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
-    struct fetch_coinapi *c = userp;
+    struct request *r = userp;
     size_t n = size * nmemb;
-    if (c->len + n > RC_TICK_MAX_BODY) {
+    if (r->len + n > RC_TICK_MAX_BODY) {
         /* Returning short aborts the transfer: no tick is this big. */
-        c->too_large = 1;
+        r->too_large = 1;
         return 0;
     }
-    memcpy(c->body + c->len, data, n);
-    c->len += n;
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
     return n;
 }
 
-/* Check the base URL with libcurl's own parser: http(s) only, no query. */
+/* Verbose output at debug level, one log line per line of libcurl's, with
+ * the key replaced: CURLOPT_VERBOSE would print the header as sent. */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
+{
+    (void)h;
+    struct fetch_coinapi *c = userp;
+    static const char *const tag[] = {"*", "<", ">"};
+    if (type > CURLINFO_HEADER_OUT)
+        return 0; /* bodies and TLS data: not useful in a log */
+    char line[1024];
+    size_t start = 0;
+    while (start < size) {
+        size_t end = start;
+        while (end < size && data[end] != '\n' && data[end] != '\r')
+            end++;
+        size_t len = end - start < sizeof line - 1 ? end - start : sizeof line - 1;
+        memcpy(line, data + start, len);
+        line[len] = '\0';
+        char *k = strstr(line, c->key);
+        if (strncasecmp(line, "X-CoinAPI-Key:", 14) == 0)
+            snprintf(line + 14, sizeof line - 14, " ***");
+        else if (k) /* anywhere else, too (it never should be) */
+            snprintf(k, sizeof line - (size_t)(k - line), "***");
+        if (len)
+            rc_debug("curl %s %s", tag[type], line);
+        start = end + 1;
+    }
+    return 0;
+}
+
+/* Check the base URL with libcurl's own parser: http(s) only. */
 static int check_base_url(const char *url, char *err, size_t errlen)
 {
     CURLU *u = curl_url();
@@ -54,52 +95,76 @@ out:
     return rc;
 }
 
-struct fetch_coinapi *fetch_coinapi_new(const char *base_url, const char *key, int64_t timeout_ms,
-                                        char *err, size_t errlen)
+static int setup_request(struct fetch_coinapi *c, struct request *r, const char *base, size_t blen,
+                         const struct rc_pair *p, const struct fetch_coinapi_config *cfg)
 {
-    struct fetch_coinapi *c = calloc(1, sizeof *c);
-    char hdr[512];
-    if (c == NULL || (c->body = malloc(RC_TICK_MAX_BODY + 1)) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
+    r->c = c;
+    if ((r->body = malloc(RC_TICK_MAX_BODY + 1)) == NULL || (r->curl = curl_easy_init()) == NULL)
+        return -1;
+    /* Asset ids are validated [A-Za-z0-9_], so they need no escaping. */
+    snprintf(r->url, sizeof r->url, "%.*s/v1/exchangerate/%s/%s", (int)blen, base, p->base,
+             p->quote);
+    CURL *h = r->curl;
+    curl_easy_setopt(h, CURLOPT_URL, r->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM for DNS timeouts */
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "ratecast-fetcher/0.1");
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L); /* prefer multiplexing on one HTTP/2 connection */
+    if (cfg->verbose) {
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+        curl_easy_setopt(h, CURLOPT_DEBUGDATA, c);
+        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
     }
-    if (check_base_url(base_url, err, errlen) < 0)
+    return 0;
+}
+
+struct fetch_coinapi *fetch_coinapi_new(const struct fetch_coinapi_config *cfg,
+                                        const struct rc_pair *pairs, size_t n, char *err,
+                                        size_t errlen)
+{
+    char hdr[512];
+    struct fetch_coinapi *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        goto oom;
+    if (check_base_url(cfg->base_url, err, errlen) < 0)
         goto fail;
-    size_t blen = strlen(base_url);
-    while (blen > 0 && base_url[blen - 1] == '/')
+    size_t blen = strlen(cfg->base_url);
+    while (blen > 0 && cfg->base_url[blen - 1] == '/')
         blen--;
-    if (blen >= sizeof c->base - 100) {
+    if (blen > 500) {
         snprintf(err, errlen, "COIN_API_URL is too long");
         goto fail;
     }
-    memcpy(c->base, base_url, blen);
-    if (strlen(key) > 256 || strpbrk(key, "\r\n") != NULL) {
+    if (strlen(cfg->key) > 256 || strpbrk(cfg->key, "\r\n") != NULL) {
         snprintf(err, errlen, "COIN_API_KEY is malformed (too long or contains a line break)");
         goto fail;
     }
-    snprintf(hdr, sizeof hdr, "X-CoinAPI-Key: %s", key);
+    if ((c->key = strdup(cfg->key)) == NULL)
+        goto oom;
+    snprintf(hdr, sizeof hdr, "X-CoinAPI-Key: %s", cfg->key);
     struct curl_slist *h = curl_slist_append(NULL, hdr);
     explicit_bzero(hdr, sizeof hdr);
     if (h == NULL || (c->headers = curl_slist_append(h, "Accept: application/json")) == NULL) {
         curl_slist_free_all(h);
-        snprintf(err, errlen, "out of memory");
-        goto fail;
+        goto oom;
     }
-    if ((c->curl = curl_easy_init()) == NULL) {
-        snprintf(err, errlen, "curl_easy_init failed");
-        goto fail;
-    }
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM for DNS timeouts */
-    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "ratecast-fetcher/0.1");
-    curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, ""); /* whatever libcurl supports */
-    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if ((c->multi = curl_multi_init()) == NULL || (c->req = calloc(n, sizeof *c->req)) == NULL)
+        goto oom;
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    c->n = n;
+    for (size_t i = 0; i < n; i++)
+        if (setup_request(c, &c->req[i], cfg->base_url, blen, &pairs[i], cfg) < 0)
+            goto oom;
     return c;
+oom:
+    snprintf(err, errlen, "out of memory");
 fail:
     fetch_coinapi_free(c);
     return NULL;
@@ -109,45 +174,101 @@ void fetch_coinapi_free(struct fetch_coinapi *c)
 {
     if (c == NULL)
         return;
-    if (c->curl)
-        curl_easy_cleanup(c->curl);
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->req[i].curl)
+            curl_easy_cleanup(c->req[i].curl);
+        free(c->req[i].body);
+    }
+    free(c->req);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
     if (c->headers) {
-        /* Wipe the key from the header list before giving memory back. */
+        /* Wipe the key before giving memory back. */
         explicit_bzero(c->headers->data, strlen(c->headers->data));
         curl_slist_free_all(c->headers);
     }
-    free(c->body);
+    if (c->key) {
+        explicit_bzero(c->key, strlen(c->key));
+        free(c->key);
+    }
     free(c);
 }
 
-int fetch_coinapi_get(struct fetch_coinapi *c, const struct rc_pair *p, struct fetch_answer *ans,
-                      char *err, size_t errlen)
+/* X-RateLimit-Reset is an ISO 8601 UTC time at CoinAPI. */
+static int64_t header_time(CURL *h, const char *name)
 {
-    char url[700];
-    /* Asset ids are validated [A-Za-z0-9_], so they need no escaping. */
-    snprintf(url, sizeof url, "%s/v1/exchangerate/%s/%s", c->base, p->base, p->quote);
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    c->len = 0;
-    c->too_large = 0;
-    c->errbuf[0] = '\0';
+    struct curl_header *hd;
+    struct tm tm = {0};
+    if (curl_easy_header(h, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK ||
+        strptime(hd->value, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+        return 0;
+    time_t t = timegm(&tm);
+    return t == (time_t)-1 ? 0 : (int64_t)t;
+}
 
-    CURLcode rc = curl_easy_perform(c->curl);
-    memset(ans, 0, sizeof *ans);
-    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && c->too_large)) {
-        snprintf(err, errlen, "%s/%s: %s", p->base, p->quote,
-                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+static long header_long(CURL *h, const char *name)
+{
+    struct curl_header *hd;
+    if (curl_easy_header(h, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
         return -1;
+    char *end;
+    long v = strtol(hd->value, &end, 10);
+    return end == hd->value || v < 0 ? -1 : v;
+}
+
+static void collect(struct request *r, CURLcode rc, struct fetch_answer *a)
+{
+    memset(a, 0, sizeof *a);
+    a->retry_after = -1;
+    a->ratelimit_remaining = -1;
+    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && r->too_large)) {
+        a->transport_error = 1;
+        snprintf(a->err, sizeof a->err, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+        return;
     }
     curl_off_t retry = -1;
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &ans->status);
-    if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &retry) != CURLE_OK || retry <= 0)
-        retry = -1;
-    c->body[c->len] = '\0';
-    ans->body = c->body;
-    ans->len = c->len;
-    ans->too_large = c->too_large;
-    ans->retry_after = (long)retry;
-    return 0;
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &a->status);
+    if (curl_easy_getinfo(r->curl, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
+        a->retry_after = (long)retry;
+    a->ratelimit_remaining = header_long(r->curl, "X-RateLimit-Remaining");
+    a->ratelimit_reset = header_time(r->curl, "X-RateLimit-Reset");
+    r->body[r->len] = '\0';
+    a->body = r->body;
+    a->len = r->len;
+    a->too_large = r->too_large;
+}
+
+void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_answer *out)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct request *r = &c->req[i];
+        /* Overwritten when the request completes; stays if libcurl fails. */
+        out[i] = (struct fetch_answer){.transport_error = 1, .err = "request did not complete"};
+        r->len = 0;
+        r->too_large = 0;
+        r->errbuf[0] = '\0';
+        curl_easy_setopt(r->curl, CURLOPT_PRIVATE, r);
+        curl_multi_add_handle(c->multi, r->curl);
+    }
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+            break;
+        if (running)
+            curl_multi_poll(c->multi, NULL, 0, 100, NULL);
+    }
+    CURLMsg *m;
+    int left;
+    /* Every request either completed or was cut by its own timeout. */
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct request *r;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        collect(r, m->data.result, &out[r - c->req]);
+    }
+    for (size_t i = 0; i < c->n; i++)
+        curl_multi_remove_handle(c->multi, c->req[i].curl);
 }
 
 void fetch_coinapi_error_text(const char *body, size_t len, char *out, size_t outlen)

@@ -1,9 +1,15 @@
-/* fetch_coinapi: the CoinAPI REST client (libcurl).
+/* fetch_coinapi: the CoinAPI REST client (libcurl multi).
  *
- * One client owns one curl easy handle, reused for every request so the
- * connection to CoinAPI stays alive between ticks. The API key goes only in
- * the X-CoinAPI-Key header (never the URL, which ends up in logs) and never
- * into any message this module produces.
+ * One client polls a fixed list of pairs. It owns one curl easy handle per
+ * pair, kept across ticks so connections stay alive, and one multi handle
+ * that runs a tick's requests concurrently: a tick costs one request's
+ * latency, not one per pair. Over HTTP/2 (CoinAPI over TLS) the requests
+ * share one multiplexed connection; over HTTP/1.1 each pair keeps its own
+ * keep-alive connection.
+ *
+ * The API key goes only into the X-CoinAPI-Key header (never the URL,
+ * which ends up in logs) and never into any message or debug output this
+ * module produces: verbose mode (debug) redacts it.
  */
 #ifndef FETCH_COINAPI_H
 #define FETCH_COINAPI_H
@@ -15,25 +21,34 @@
 
 struct fetch_coinapi;
 
-/* base_url: "https://rest.coinapi.io" (a trailing '/' is fine). key is
- * copied. timeout_ms bounds a whole request. NULL with err on bad input. */
-struct fetch_coinapi *fetch_coinapi_new(const char *base_url, const char *key, int64_t timeout_ms,
-                                        char *err, size_t errlen);
+struct fetch_coinapi_config {
+    const char *base_url; /* "https://rest.coinapi.io" (a trailing '/' is fine) */
+    const char *key;      /* copied; wiped on free */
+    int64_t timeout_ms;   /* bounds a whole request */
+    int verbose;          /* log libcurl's exchange at debug level (key redacted) */
+};
+
+/* pairs[0..n) is copied. NULL with err on bad input. */
+struct fetch_coinapi *fetch_coinapi_new(const struct fetch_coinapi_config *cfg,
+                                        const struct rc_pair *pairs, size_t n, char *err,
+                                        size_t errlen);
 void fetch_coinapi_free(struct fetch_coinapi *c);
 
 struct fetch_answer {
-    long status;      /* HTTP status */
-    const char *body; /* owned by the client; valid until the next request */
+    int transport_error; /* no HTTP answer: see err */
+    char err[256];       /* transport error text (DNS, connect, TLS, timeout) */
+    long status;         /* HTTP status */
+    const char *body;    /* owned by the client; valid until the next fetch */
     size_t len;
-    int too_large;    /* the body passed RC_TICK_MAX_BODY and was cut off */
-    long retry_after; /* seconds from Retry-After, or -1 */
+    int too_large;            /* the body passed RC_TICK_MAX_BODY and was cut off */
+    long retry_after;         /* seconds from Retry-After, or -1 */
+    long ratelimit_remaining; /* X-RateLimit-Remaining, or -1 */
+    int64_t ratelimit_reset;  /* X-RateLimit-Reset as epoch seconds, or 0 */
 };
 
-/* GET {base}/v1/exchangerate/{BASE}/{QUOTE}. Returns 0 with *ans filled for
- * any HTTP answer (check ans->status), or -1 with err set on a transport
- * error (DNS, connect, TLS, timeout). */
-int fetch_coinapi_get(struct fetch_coinapi *c, const struct rc_pair *p, struct fetch_answer *ans,
-                      char *err, size_t errlen);
+/* GET {base}/v1/exchangerate/{BASE}/{QUOTE} for every pair at once; out
+ * must hold one answer per pair, in the pairs' order. */
+void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_answer *out);
 
 /* CoinAPI's own words from an error body: the "error" or "message" string,
  * else the start of the body with control characters replaced. */

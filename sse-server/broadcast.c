@@ -8,6 +8,10 @@
 #include "rc_log.h"
 #include "rc_publisher.h"
 #include "rc_tick.h"
+#include "rc_time.h"
+
+/* How long a POST may wait for the broker's confirm. */
+#define BROADCAST_WAIT_MS 5000
 
 struct sse_broadcast {
     char *token;
@@ -19,9 +23,17 @@ struct sse_broadcast {
 struct sse_broadcast *sse_broadcast_new(const char *token, const struct rc_amqp_params *params,
                                         const char *exchange)
 {
+    /* One tick at a time, answered only once the broker confirmed it.
+     * Every replica's own queue is bound, so NO_ROUTE means no replica at
+     * all: give up quickly. */
+    struct rc_publisher_params pp = {.amqp = params,
+                                     .exchange = exchange,
+                                     .buffer = 1,
+                                     .route_grace_ms = 0,
+                                     .confirm_timeout_ms = 3000};
     struct sse_broadcast *b = calloc(1, sizeof *b);
     if (b == NULL || (b->token = strdup(token)) == NULL ||
-        (b->pub = rc_publisher_new(params, exchange)) == NULL) {
+        (b->pub = rc_publisher_new(&pp)) == NULL) {
         sse_broadcast_free(b);
         return NULL;
     }
@@ -65,11 +77,17 @@ unsigned sse_broadcast_publish(struct sse_broadcast *b, const char *body, size_t
     if (rc_tick_parse(&t, body, len, err, errlen) < 0)
         return 400;
     pthread_mutex_lock(&b->lock);
-    int rc = rc_publisher_send(b->pub, &t);
+    struct rc_publisher_stats before, after;
+    rc_publisher_get_stats(b->pub, &before);
+    int rc = rc_publisher_enqueue(b->pub, &t, NULL);
+    if (rc == 0)
+        rc_publisher_run(b->pub, rc_mono_ms() + BROADCAST_WAIT_MS, 1, NULL);
+    rc_publisher_get_stats(b->pub, &after);
+    rc_publisher_discard(b->pub); /* not confirmed in time: the client is told */
     pthread_mutex_unlock(&b->lock);
     rc_tick_clear(&t);
-    if (rc < 0) {
-        snprintf(err, errlen, "broker unavailable");
+    if (rc < 0 || after.confirmed == before.confirmed) {
+        snprintf(err, errlen, "broker unavailable or no replica bound: not published");
         return 503;
     }
     return 202;

@@ -81,6 +81,9 @@ struct fake_server {
     atomic_ulong malformed, slow;
     atomic_ulong flap_step;    /* next position in flap_cycle */
     atomic_ulong credits_used; /* drives X-RateLimit-Remaining */
+    /* Rate requests being answered right now, and the most ever at once:
+     * lets a test see that a client's requests overlap in time. */
+    atomic_ulong in_flight, max_in_flight;
 };
 
 /* What a request's helpers share, so none of them takes six arguments. */
@@ -345,6 +348,45 @@ static enum MHD_Result serve_slow(struct req *r)
     return serve_rate(r);
 }
 
+/* A valid tick padded past the 64 KiB a client should accept. */
+static enum MHD_Result serve_huge(struct req *r)
+{
+    enum { PAD = 70 * 1024 };
+    char body[RATE_BODY_MAX];
+    if (check_assets(r) < 0)
+        return reply_bad_asset(r);
+    if (rate_body(r, body, sizeof body) < 0)
+        return MHD_NO;
+    size_t len = strlen(body);
+    char *big = malloc(len + PAD + 16);
+    if (big == NULL)
+        return MHD_NO;
+    memcpy(big, body, len - 1); /* without the closing brace */
+    size_t n = len - 1;
+    n += (size_t)sprintf(big + n, ",\"pad\":\"");
+    memset(big + n, 'x', PAD);
+    n += PAD;
+    memcpy(big + n, "\"}", 3);
+    enum MHD_Result ret = reply(r, MHD_HTTP_OK, big, NULL, 0);
+    free(big);
+    return ret;
+}
+
+/* The right shape for the wrong pair: a client must check what it got. */
+static enum MHD_Result serve_wrongpair(struct req *r)
+{
+    char body[RATE_BODY_MAX];
+    if (check_assets(r) < 0)
+        return reply_bad_asset(r);
+    char swap[sizeof r->base];
+    memcpy(swap, r->base, sizeof swap);
+    memcpy(r->base, r->quote, sizeof swap);
+    memcpy(r->quote, swap, sizeof swap);
+    if (rate_body(r, body, sizeof body) < 0)
+        return MHD_NO;
+    return reply(r, MHD_HTTP_OK, body, NULL, 0);
+}
+
 static enum MHD_Result serve_401(struct req *r)
 {
     return reply_error(r, MHD_HTTP_UNAUTHORIZED, "error", MSG_BAD_KEY, NULL, 0);
@@ -389,6 +431,8 @@ static const struct {
     [FAKE_MALFORMED] = {"malformed", "mode malformed", serve_malformed},
     [FAKE_SLOW] = {"slow", "mode slow", serve_slow},
     [FAKE_FLAP] = {"flap", NULL, NULL}, /* resolved to a step of flap_cycle first */
+    [FAKE_HUGE] = {"huge", "mode huge", serve_huge},
+    [FAKE_WRONGPAIR] = {"wrongpair", "mode wrongpair", serve_wrongpair},
 };
 #define N_MODES (sizeof modes / sizeof modes[0])
 
@@ -493,7 +537,9 @@ static enum MHD_Result serve_stats(struct req *r)
             goto out;
     }
     if (cJSON_AddNumberToObject(obj, "malformed", (double)atomic_load(&s->malformed)) == NULL ||
-        cJSON_AddNumberToObject(obj, "slow", (double)atomic_load(&s->slow)) == NULL)
+        cJSON_AddNumberToObject(obj, "slow", (double)atomic_load(&s->slow)) == NULL ||
+        cJSON_AddNumberToObject(obj, "max_concurrent", (double)atomic_load(&s->max_in_flight)) ==
+            NULL)
         goto out;
     body = cJSON_PrintUnformatted(obj);
     if (body == NULL)
@@ -538,8 +584,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return reply_error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "error",
                            "Method not allowed: only GET is served", &allow, 1);
     }
-    if (strncmp(url, RATE_PREFIX, strlen(RATE_PREFIX)) == 0)
-        return serve_exchangerate(&r, url + strlen(RATE_PREFIX));
+    if (strncmp(url, RATE_PREFIX, strlen(RATE_PREFIX)) == 0) {
+        unsigned long now = atomic_fetch_add(&r.srv->in_flight, 1) + 1;
+        unsigned long max = atomic_load(&r.srv->max_in_flight);
+        while (now > max && !atomic_compare_exchange_weak(&r.srv->max_in_flight, &max, now))
+            ;
+        enum MHD_Result ret = serve_exchangerate(&r, url + strlen(RATE_PREFIX));
+        atomic_fetch_sub(&r.srv->in_flight, 1);
+        return ret;
+    }
     return reply_not_found(&r);
 }
 

@@ -40,9 +40,11 @@ enum fake_mode {
     FAKE_MALFORMED, /* 200 whose body is cut short: not valid JSON */
     FAKE_SLOW,      /* wait cfg->slow_ms, then as ok */
     FAKE_FLAP,      /* cycle through the others, deterministically */
+    FAKE_HUGE,      /* 200 with a valid tick padded past 64 KiB */
+    FAKE_WRONGPAIR, /* 200 with a valid tick for the pair turned round */
 };
 
-#define FAKE_MODE_NAMES "ok, 401, 403, 429, 500, 550, malformed, slow, flap"
+#define FAKE_MODE_NAMES "ok, 401, 403, 429, 500, 550, malformed, slow, flap, huge, wrongpair"
 
 /* "ok", "429", ...: 0, or -1 for an unknown name. */
 int fake_mode_parse(const char *name, enum fake_mode *out);

@@ -258,7 +258,7 @@ expect_eq "the query parameter wins over the header" "$STATUS" 429
 
 get "/v1/exchangerate/BTC/USD?fake=bogus" "${WITH_KEY[@]}"
 expect_eq "400 for an unknown mode" "$STATUS" 400
-expect_match "400 body names the modes" "$BODY" '^\{"error":"Unknown fake mode .*flap"\}$'
+expect_match "400 body names the modes" "$BODY" '^\{"error":"Unknown fake mode .*flap, huge, wrongpair"\}$'
 
 # ---- 400, 404, 405 ----------------------------------------------------------
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# fetcher against the CoinAPI stand-in: configuration errors, CoinAPI's
-# error answers, a broker that is down, and the tick schedule.
+# fetcher against the CoinAPI stand-in and a real broker: configuration
+# errors, every class of CoinAPI answer (with exact counts), confirmed
+# publishing, NO_ROUTE, a broker that is down, a full buffer, concurrent
+# requests per tick, the schedule, and the key never shown.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 it_init fetcher
@@ -9,64 +11,106 @@ export AMQP_URL=$AMQP
 export AMQP_EXCHANGE=test-fetcher-$$
 D=$IT_DIR
 KEY=sekrit-key-$$
-start_fake "$D/fake.log"
+# An sse-server binds its queue to the exchange (otherwise every publish
+# comes back NO_ROUTE), and a client of it shows what was delivered.
+start_sse "$D/sse.log"
+wait_for 10 metric_is sse_broker_connected 1 || bail "sse-server binds its queue"
+spawn "$D/bound.err" curl -sN -o "$D/bound.sse" "$SSE/api/v1/sso/stream"
 
-run_fetcher() { # LOG args...: run with the stand-in and the key; sets RC
+fetch() { # LOG [fake args --] fetcher args...: run against a fresh stand-in; sets RC
     local log=$1
     shift
+    local fargs=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do fargs+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    start_fake "$log.fake" "${fargs[@]}"
     COIN_API_KEY=$KEY COIN_API_URL=$FAKE "$BIN/fetcher" "$@" >"$log" 2>&1
     RC=$?
+    curl -s "$FAKE/fake/stats" >"$log.stats"
+    kill "$FAKE_PID" 2>/dev/null
 }
+stat() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1.stats"; }
+summary_has() { grep 'summary:' "$1" | grep -q -- "$2"; }
 
-# Configuration errors: exit 2 with a clear line.
+# ---- configuration: exit 2 with one clear line --------------------------
 env -u COIN_API_KEY "$BIN/fetcher" >"$D/nokey.log" 2>&1
 check "no COIN_API_KEY: exit 2" test $? = 2
-check "... and the message says how to get a key or run the demo" \
-    grep -q 'COIN_API_KEY is not set.*make demo' "$D/nokey.log"
+check "... saying how to get a key or run the demo" grep -q 'COIN_API_KEY is not set.*make demo' "$D/nokey.log"
 COIN_API_KEY=x "$BIN/fetcher" --coinapi-key "$KEY" >"$D/flagkey.log" 2>&1
-check "the key is refused on the command line (visible in ps)" test $? = 2
-check "... without echoing it" bash -c "! grep -q '$KEY' '$D/flagkey.log'"
-run_fetcher "$D/badint.log" --interval 5
-check "a duration without unit is refused: exit 2" test "$RC" = 2
-run_fetcher "$D/badpair.log" --pairs BTCUSD
-check "a malformed pair is refused: exit 2" test "$RC" = 2
-run_fetcher "$D/badurl.log" --coinapi-url ftp://x
-check "a non-http CoinAPI URL is refused: exit 2" test "$RC" = 2
+check "the key is refused on the command line (visible in ps): exit 2" test $? = 2
+for bad in "--interval 5" "--pairs BTCUSD" "--coinapi-url ftp://x" "--buffer 0" "--route-grace soon"; do
+    # shellcheck disable=SC2086
+    COIN_API_KEY=$KEY "$BIN/fetcher" $bad >"$D/bad.log" 2>&1
+    check "'$bad' is refused: exit 2" test $? = 2
+done
 
-# CoinAPI errors: logged with the status and CoinAPI's own text; the loop
-# goes on and the run ends normally.
-start_fake "$D/fake401.log" --mode 401
-run_fetcher "$D/e401.log" --duration 2s --interval 500ms --coinapi-url "$FAKE"
-check "401: the run goes on and exits 0" test "$RC" = 0
-check "401: all 4 ticks counted as HTTP errors" grep -q 'ticks=4 requests=4 published=0 http_errors=4' "$D/e401.log"
-check "401: logged with status and CoinAPI's error text" grep -q 'HTTP 401: .*[Aa][Pp][Ii] key' "$D/e401.log"
-start_fake "$D/fake500.log" --mode 500
-run_fetcher "$D/e500.log" --duration 1s --interval 500ms --coinapi-url "$FAKE"
-check "500 with a {\"message\":...} body: CoinAPI's text is logged" \
-    bash -c "grep 'HTTP 500: ' '$D/e500.log' | grep -qv '{'"
-start_fake "$D/fakebad.log" --mode malformed
-run_fetcher "$D/bad.log" --duration 1s --interval 500ms --coinapi-url "$FAKE"
-check "malformed JSON from CoinAPI: dropped and counted" grep -q 'published=0 .*invalid=2' "$D/bad.log"
-COIN_API_KEY=$KEY "$BIN/fetcher" --duration 1s --interval 500ms --coinapi-url http://127.0.0.1:1 \
-    >"$D/conn.log" 2>&1
-check "connection refused: counted as transport errors, exit 0" \
-    bash -c "[ $? = 0 ] && grep -q 'transport_errors=2' '$D/conn.log'"
+# ---- CoinAPI answers ----------------------------------------------------
+fetch "$D/e401.log" --mode 401 -- --duration 2s --interval 500ms
+check "401: exit 3 at once" test "$RC" = 3
+check "401: one request only" test "$(stat "$D/e401.log" requests)" = 1
+check "401: names the cause" grep -q 'refused the key (401): check COIN_API_KEY' "$D/e401.log"
+check "401: logs CoinAPI's own text" grep -q 'HTTP 401: Invalid API key' "$D/e401.log"
+fetch "$D/e403.log" --mode 403 -- --duration 2s --interval 500ms
+check "403: exit 4" test "$RC" = 4
+check "403: names permission or quota" grep -q '403.*permission.*quota' "$D/e403.log"
 
-start_fake "$D/fakeok.log"
+fetch "$D/e429.log" --mode 429 --retry-after 2 -- --duration 4s --interval 500ms
+check "429: exit 0, the run goes on" test "$RC" = 0
+check "429: Retry-After 2 s honoured: 2 requests in 8 ticks, 6 skipped" \
+    summary_has "$D/e429.log" 'scheduled=8 skipped=6 requests=2 fetched=0 failed: http_429=2'
+check "429: the stand-in saw exactly 2 requests" test "$(stat "$D/e429.log" 429)" = 2
+check "429: said once per pause" test "$(grep -c 'pausing requests for 2 s' "$D/e429.log")" = 2
 
-# Broker down: ticks are counted as failed publishes, the fetcher carries on.
-AMQP_URL=amqp://guest:guest@127.0.0.1:1/%2f run_fetcher "$D/nobroker.log" --duration 2s --interval 500ms
-check "broker down: exit 0 after the duration" test "$RC" = 0
-check "broker down: failed publishes counted, nothing published" \
-    grep -q 'published=0 .*publish_failures=4' "$D/nobroker.log"
-check "broker down: the reason is logged" grep -q 'cannot connect to 127.0.0.1:1' "$D/nobroker.log"
+for m in 500:http_5xx 550:http_550 malformed:invalid huge:invalid wrongpair:invalid; do
+    fetch "$D/m${m%%:*}.log" --mode "${m%%:*}" -- --duration 2s --interval 500ms --drain 0
+    check "${m%%:*}: exit 0, all 4 ticks counted as ${m#*:}" \
+        bash -c "[ $RC = 0 ] && grep summary: '$D/m${m%%:*}.log' | grep -q 'requests=4 fetched=0 .*${m#*:}=4'"
+done
+check "500: CoinAPI's {\"message\":...} text is logged" grep -q 'HTTP 500: An error has occurred' "$D/m500.log"
+check "repeated errors are logged once per 10 s, not per tick" test "$(grep -c 'HTTP 500' "$D/m500.log")" = 1
+check "a body over 64 KiB is dropped" grep -q 'larger than 65536 bytes' "$D/mhuge.log"
+check "an answer for another pair is dropped" grep -q 'answer names USD/BTC' "$D/mwrongpair.log"
+fetch "$D/slow.log" --mode slow --slow 2s -- --duration 2s --interval 500ms --drain 0
+check "timeouts (request over 450 ms): 4 transport errors, the cadence kept" \
+    summary_has "$D/slow.log" 'scheduled=4 skipped=0 requests=4 fetched=0 .*transport=4'
+COIN_API_KEY=$KEY "$BIN/fetcher" --duration 1s --interval 500ms --coinapi-url http://127.0.0.1:1 >"$D/conn.log" 2>&1
+check "connection refused: exit 0, 2 transport errors" bash -c "[ $? = 0 ] && grep -q 'transport=2' '$D/conn.log'"
 
-# Schedule: 10 ticks at 500 ms take about 4.5 s (first tick at once), no drift.
+# ---- publishing ---------------------------------------------------------
+seen=$(grep -c '^data: ' "$D/bound.sse")
+fetch "$D/ok.log" --journal "$D/ok.journal" -- --duration 3s --interval 500ms --pairs BTC/USD,ETH/USD
+check "6 ticks x 2 pairs: 12 fetched, 12 confirmed by the broker" \
+    summary_has "$D/ok.log" 'scheduled=6 skipped=0 requests=12 fetched=12 .*confirmed=12 '
+check "one info line per tick" test "$(grep -c 'fetcher info  tick [0-9]/6:' "$D/ok.log")" = 6
+check "the bound queue got exactly what the stand-in served, in order" \
+    wait_for 3 bash -c "diff <(sed -n 's/^data: //p' '$D/bound.sse' | tail -n +$((seen + 1))) '$D/ok.journal' >/dev/null"
+
+fetch "$D/overlap.log" --mode slow --slow 300ms -- --duration 2s --interval 1s --pairs BTC/USD,ETH/USD,XRP/EUR
+check "3 pairs: each tick's 3 requests overlap (3 in flight at once)" test "$(stat "$D/overlap.log" max_concurrent)" = 3
+check "... and all 6 are fetched and confirmed" summary_has "$D/overlap.log" 'fetched=6 .*confirmed=6 '
+
+AMQP_EXCHANGE=nobody-bound-$$ fetch "$D/noroute.log" -- --duration 2s --interval 500ms --route-grace 1s
+check "no queue bound (NO_ROUTE): every tick dropped as unrouted after --route-grace" \
+    summary_has "$D/noroute.log" 'fetched=4 .*confirmed=0 .*dropped_unrouted=4 unsent=0'
+check "... logged once, not per tick" test "$(grep -c 'no queue is bound' "$D/noroute.log")" = 1
+
+AMQP_URL=amqp://guest:guest@127.0.0.1:1/%2f fetch "$D/down.log" -- --duration 2s --interval 500ms --drain 500ms
+check "broker down the whole run: exit 0, 4 fetched, none confirmed, 4 left unsent" \
+    bash -c "[ $RC = 0 ] && grep summary: '$D/down.log' | grep -q 'fetched=4 .*confirmed=0 .*unsent=4'"
+check "... the reason is logged" grep -q 'cannot connect to 127.0.0.1:1' "$D/down.log"
+AMQP_URL=amqp://guest:guest@127.0.0.1:1/%2f fetch "$D/full.log" -- --duration 3s --interval 500ms --buffer 4 --drain 0
+check "--buffer 4 with the broker down: the 2 oldest of 6 dropped and counted" \
+    summary_has "$D/full.log" 'fetched=6 .*buffered_max=4 dropped_overflow=2 .*unsent=4'
+
+# ---- schedule -----------------------------------------------------------
 t0=$(date +%s%N)
-run_fetcher "$D/sched.log" --duration 5s --interval 500ms --coinapi-url "$FAKE"
+fetch "$D/sched.log" -- --duration 5s --interval 500ms
 ms=$((($(date +%s%N) - t0) / 1000000))
-check "--duration 5s --interval 500ms: 10 ticks, all published" grep -q 'ticks=10 requests=10 published=10' "$D/sched.log"
-check "... in 4.5 s give or take (took $ms ms)" test "$ms" -ge 4400 -a "$ms" -le 6500
+check "--duration 5s --interval 500ms: 10 ticks scheduled, all fetched" summary_has "$D/sched.log" 'scheduled=10 skipped=0 requests=10 fetched=10'
+check "... in about 4.5 s, no drift (took $ms ms)" test "$ms" -ge 4400 -a "$ms" -le 6500
 
-check "the key never appears in any log" bash -c "! grep -rq '$KEY' '$D'"
+# ---- the key ------------------------------------------------------------
+fetch "$D/debug.log" -- --duration 1s --log-level debug
+check "debug shows libcurl's request with the key header redacted" grep -q 'curl > X-CoinAPI-Key: \*\*\*' "$D/debug.log"
+check "the key never appears in any output" bash -c "! grep -rq '$KEY' '$D'"
 it_done

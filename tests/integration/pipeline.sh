@@ -36,7 +36,7 @@ COIN_API_KEY=test-key COIN_API_URL=$FAKE "$BIN/fetcher" --duration 5s --interval
     --pairs BTC/USD,ETH/USD >"$D/fetcher.log" 2>&1
 check "fetcher exits 0 after --duration" test $? = 0
 check "fetcher published 10 ticks (5 ticks x 2 pairs)" \
-    grep -q 'summary: ticks=5 requests=10 published=10 http_errors=0' "$D/fetcher.log"
+    grep -q 'summary: scheduled=5 skipped=0 requests=10 fetched=10 .*confirmed=10 ' "$D/fetcher.log"
 check "the stand-in served 10 answers" test "$(wc -l <"$D/journal")" = 10
 
 data_lines() { sed -n 's/^data: //p' "$1"; }

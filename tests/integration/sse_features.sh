@@ -47,7 +47,7 @@ check "an idle stream gets a heartbeat comment" wait_for 3 grep -q '^: heartbeat
 # Ten events with producer ids (5 ticks x BTC/USD, ETH/USD).
 COIN_API_KEY=k COIN_API_URL=$FAKE "$BIN/fetcher" --duration 2500ms --interval 500ms \
     --pairs BTC/USD,ETH/USD >"$D/fetcher.log" 2>&1
-check "fetcher published 10" grep -q 'published=10 ' "$D/fetcher.log"
+check "fetcher published 10, confirmed" grep -q 'confirmed=10 ' "$D/fetcher.log"
 wait_for 5 bash -c "[ \$(grep -c '^id: ' '$D/a1.out') -ge 10 ] && [ \$(grep -c '^id: ' '$D/b1.out') -ge 10 ]"
 check "replica A got 10 events" test "$(ids a1 | wc -l)" = 10
 check "both replicas name every event with the same id" diff <(ids a1) <(ids b1)
