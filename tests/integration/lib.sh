@@ -107,3 +107,15 @@ metric() { curl -s "$SSE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 metric_is() { [ "$(metric "$1")" = "$2" ]; }
 # metric_is_at URL NAME VALUE: the same against a given server.
 metric_is_at() { [ "$(curl -s "$1/metrics" | awk -v m="$2" '$1 == m { print $2 }')" = "$3" ]; }
+# same_ticks A B: files of tick JSON lines hold the same ticks, in the same
+# order per pair. (A tick's pairs are fetched concurrently, so the stand-in's
+# journal may list them in any order within a tick; the fetcher publishes
+# them in --pairs order.)
+same_ticks() {
+    [ "$(wc -l <"$1")" = "$(wc -l <"$2")" ] || return 1
+    local pair
+    for pair in $(sed -n 's/.*"asset_id_base":"\([^"]*\)","asset_id_quote":"\([^"]*\)".*/\1\/\2/p' "$2" | sort -u); do
+        local sel="\"asset_id_base\":\"${pair%/*}\",\"asset_id_quote\":\"${pair#*/}\""
+        diff <(grep -F "$sel" "$1") <(grep -F "$sel" "$2") >/dev/null || return 1
+    done
+}
