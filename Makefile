@@ -3,25 +3,33 @@
 #   make            build bin/fetcher, bin/sse-server, bin/fake-coinapi
 #   make deps       install the Debian packages the build and tests need
 #   make check      build, then run every unit and integration test
+#   make check-asan the same, built with AddressSanitizer + UBSan (build-asan/, bin-asan/)
+#   make valgrind   sse-server under valgrind memcheck: 10,000 connects and a broker restart
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make demo       run the whole pipeline locally (see README.md)
 #   make clean      remove build output (not .run/)
 
-CC      ?= cc
-PKGS    := libmicrohttpd librabbitmq libcurl libcjson
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -MMD -MP -Icommon
-LDFLAGS += -pthread
+CC       ?= cc
+PKGS     := libmicrohttpd librabbitmq libcurl libcjson
+# OPTFLAGS and SANFLAGS are the knobs (check-asan sets both); CFLAGS is
+# derived so that the warnings and include paths can never be lost.
+OPTFLAGS ?= -O2 -g
+SANFLAGS ?=
 
 # Debian packages: build, tests, and the local broker used by tests and the demo.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev librabbitmq-dev libcurl4-openssl-dev \
             libcjson-dev libcmocka-dev rabbitmq-server amqp-tools curl docker-compose \
-            iproute2 procps
+            iproute2 procps clang libclang-rt-14-dev valgrind
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(1) 2>/dev/null)
-CFLAGS     += $(PKG_CFLAGS)
+CFLAGS     := $(OPTFLAGS) $(SANFLAGS) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
+              -MMD -MP -Icommon $(PKG_CFLAGS)
+LDFLAGS    := -pthread $(SANFLAGS)
 
-B := build
+# Build and output directories: check-asan builds a second tree.
+B   ?= build
+BIN ?= bin
 
 COMMON_SRC := $(wildcard common/*.c)
 FETCH_SRC  := $(filter-out fetcher/main.c,$(wildcard fetcher/*.c))
@@ -34,9 +42,9 @@ obj = $(patsubst %.c,$(B)/%.o,$(1))
 LIBCOMMON := $(B)/libcommon.a
 LIBFETCH  := $(B)/libfetch.a
 LIBSSE    := $(B)/libsse.a
-UNIT_BINS := $(patsubst tests/unit/%.c,bin/tests/%,$(UNIT_SRC))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check check-unit demo clean format
+.PHONY: all deps check check-asan check-unit demo clean format valgrind
 # Quiet by default; `make V=1` shows the commands.
 ifeq ($(V),1)
 Q :=
@@ -47,7 +55,7 @@ endif
 # Keep intermediate objects (unit test .o files) between runs.
 .SECONDARY:
 
-all: bin/fetcher bin/sse-server bin/fake-coinapi
+all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,27 +70,33 @@ $(LIBCOMMON) $(LIBFETCH) $(LIBSSE):
 	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-bin/fetcher: $(call obj,fetcher/main.c) $(LIBFETCH) $(LIBCOMMON)
-	@mkdir -p bin
+$(BIN)/fetcher: $(call obj,fetcher/main.c) $(LIBFETCH) $(LIBCOMMON)
+	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,librabbitmq libcurl libcjson) -lm
 
-bin/sse-server: $(call obj,sse-server/main.c) $(LIBSSE) $(LIBCOMMON)
-	@mkdir -p bin
+$(BIN)/sse-server: $(call obj,sse-server/main.c) $(LIBSSE) $(LIBCOMMON)
+	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,libmicrohttpd librabbitmq libcjson) -lm
 
-bin/fake-coinapi: $(call obj,$(FAKE_SRC)) $(LIBCOMMON)
-	@mkdir -p bin
+$(BIN)/fake-coinapi: $(call obj,$(FAKE_SRC)) $(LIBCOMMON)
+	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,libmicrohttpd libcjson) -lm
 
 # Unit tests link the program libraries too: a test of sse-server/frame.c
 # pulls only the objects it needs out of libsse.a.
-bin/tests/%: $(B)/tests/unit/%.o $(LIBSSE) $(LIBFETCH) $(LIBCOMMON)
-	@mkdir -p bin/tests
+$(BIN)/tests/%: $(B)/tests/unit/%.o $(LIBSSE) $(LIBFETCH) $(LIBCOMMON)
+	@mkdir -p $(BIN)/tests
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,cmocka $(PKGS)) -lm
+
+# The benchmark's load client: plain libc, also used by the load tests.
+$(BIN)/sse-load: bench/sse-load.c
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  CC/LD   $@")
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $< -lm
 
 deps:
 	@scripts/install-deps $(DEB_PKGS)
@@ -96,6 +110,19 @@ check: deps
 	@$(MAKE) --no-print-directory all check-unit
 	@tests/run-tests
 
+# Everything again with AddressSanitizer and UBSan, in its own tree, and
+# the whole suite against those binaries. Sanitizer reports go to
+# .run/sanitizers/; tests/run-tests fails if any appears.
+check-asan: deps
+	@$(MAKE) --no-print-directory B=build-asan BIN=bin-asan \
+	    OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" all check-unit
+	@RC_BIN=bin-asan RC_SANITIZERS=1 tests/run-tests
+
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@tests/valgrind/sse-server-churn
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
@@ -104,6 +131,9 @@ format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
 
 clean:
-	rm -rf $(B) bin
+	rm -rf build bin build-asan bin-asan build-fuzz
+
+# libFuzzer targets: fuzz-build, fuzz (their own compiler, flags and tree).
+include tests/fuzz/fuzz.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -212,7 +212,11 @@ fail:
 int sse_hub_set_greeting(struct sse_sub *s, const char *greeting, size_t len)
 {
     /* No lock: the subscriber is not readable before its first read. */
-    if (len > GREETING_MAX || (s->greeting = malloc(len ? len : 1)) == NULL)
+    if (len > GREETING_MAX)
+        return -1;
+    if (len == 0)
+        return 0;
+    if ((s->greeting = malloc(len)) == NULL)
         return -1;
     memcpy(s->greeting, greeting, len);
     s->greet_len = len;

@@ -11,7 +11,7 @@
 # Run from the repository top after `make` (bin/fake-coinapi must exist).
 set -u
 
-BIN=${FAKE_COINAPI_BIN:-bin/fake-coinapi}
+BIN=${FAKE_COINAPI_BIN:-${RC_BIN:-bin}/fake-coinapi}
 PORT=${RC_TEST_FAKE_PORT:-18787}
 BASE="http://127.0.0.1:$PORT"
 KEY="test-key-$$"

@@ -4,7 +4,7 @@
 # tests/run-tests counts: "ok - ..." / "not ok - ...".
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$TOP/bin
+BIN=$TOP/${RC_BIN:-bin}
 IT_PIDS=()
 IT_FAILS=0
 IT_CHECKS=0
