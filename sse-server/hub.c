@@ -32,9 +32,11 @@ struct sse_sub {
     uint64_t hb_gen;   /* last heartbeat generation seen */
     int parked;
     int gone;          /* kicked, or lagged: never read again */
+    int lagged;        /* ... because the ring lapped it */
     int sent_since_hb; /* an event went out since the last heartbeat */
     void (*park)(void *);
     void (*wake)(void *);
+    void (*cut)(void *);
     void *ctx;
     struct rc_pair *pairs; /* filter, or NULL for everything */
     uint64_t *hashes;      /* one per pair */
@@ -184,6 +186,7 @@ struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const struct sse_sub_params
         goto fail;
     s->park = p->park;
     s->wake = p->wake;
+    s->cut = p->cut;
     s->ctx = p->ctx;
 
     pthread_mutex_lock(&h->lock);
@@ -275,7 +278,20 @@ void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct ss
     *slot = f;
     h->head++;
     h->st.published++;
-    wake_parked(h);
+    /* One pass: wake the idle, cut the stalled. A subscriber that is not
+     * parked yet lags a whole ring behind has a full socket (its client
+     * stopped reading); its reader would only run once the socket drains,
+     * which may be never. */
+    for (struct sse_sub *s = h->subs; s; s = s->next) {
+        if (s->parked) {
+            wake_one(s);
+        } else if (!s->gone && s->next_seq + h->cap < h->head) {
+            s->gone = s->lagged = 1;
+            h->st.lagged++;
+            if (s->cut)
+                s->cut(s->ctx);
+        }
+    }
     pthread_mutex_unlock(&h->lock);
     free(old); /* outside the lock: nobody can reach it any more */
 }
@@ -378,7 +394,7 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
         goto out;
     }
     if (s->gone) {
-        rc = SSE_HUB_GONE;
+        rc = s->lagged ? SSE_HUB_LAGGED : SSE_HUB_GONE;
         goto out;
     }
     if (s->greet_off < s->greet_len)
@@ -387,7 +403,7 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
      * has been overwritten. */
     if (h->head > h->cap && s->next_seq < h->head - h->cap) {
         h->st.lagged++;
-        s->gone = 1; /* counted once; every later read refuses too */
+        s->gone = s->lagged = 1; /* counted once; every later read refuses too */
         rc = SSE_HUB_LAGGED;
         goto out;
     }

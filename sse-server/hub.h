@@ -11,8 +11,9 @@
  *
  * The hub knows nothing about HTTP. A subscriber that has nothing to read
  * is "parked" through its park() callback; the next publish, heartbeat,
- * kick or close "wakes" it through wake(). Both callbacks run with the
- * hub's lock held, which is what makes park/wake pairs race-free:
+ * kick or close "wakes" it through wake(). A subscriber that stopped
+ * reading altogether is "cut" by the publish that laps it. The callbacks
+ * run with the hub's lock held, which is what makes park/wake pairs race-free:
  * libmicrohttpd's suspend/resume must never see a resume for a connection
  * not suspended. They must not call back into the hub.
  *
@@ -64,6 +65,10 @@ struct sse_sub_params {
     uint64_t last_id;
     void (*park)(void *ctx);
     void (*wake)(void *ctx);
+    /* The ring lapped this subscriber while its socket was full (the
+     * client stopped reading): cut the connection now, from outside the
+     * reader, which a stalled socket would never call again. May be NULL. */
+    void (*cut)(void *ctx);
     void *ctx;
 };
 

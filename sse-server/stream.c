@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "consumer.h"
 #include "rc_log.h"
@@ -40,6 +41,17 @@ static void wake(void *ctx)
 {
     struct client *cl = ctx;
     MHD_resume_connection(cl->conn);
+}
+
+/* Under the hub's lock: the client stopped reading and fell a whole ring
+ * behind. shutdown() (not close: the descriptor stays libmicrohttpd's)
+ * makes its next write fail, and libmicrohttpd then closes and frees the
+ * connection as for any dead peer. */
+static void cut(void *ctx)
+{
+    struct client *cl = ctx;
+    if (cl->fd >= 0)
+        shutdown(cl->fd, SHUT_RDWR);
 }
 
 void sse_stream_hangup(void *ctx)
@@ -128,7 +140,7 @@ struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MH
 {
     struct rc_pair pairs[RC_PAIRS_MAX];
     char err[160];
-    struct sse_sub_params p = {.park = park, .wake = wake};
+    struct sse_sub_params p = {.park = park, .wake = wake, .cut = cut};
 
     const char *filter = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pairs");
     if (filter && *filter) {

@@ -152,10 +152,12 @@ limit_kib=65536
 [ -n "${RC_SANITIZERS:-}" ] && limit_kib=262144 # ASan's shadow memory and quarantine
 check "RSS stays small with a stalled client (${rss_kib} KiB < $((limit_kib / 1024)) MiB)" test "$rss_kib" -lt "$limit_kib"
 check "the reading client got all 2000" wait_for 5 bash -c "[ \$(grep -c '\"pad\"' '$D/d1.out') = 2000 ]"
+check "the stalled client is cut off while still not reading, and counted" \
+    wait_for 3 metric_is_at "$DD" sse_clients_lagged_total 1
+check "... its connection is gone from the server" wait_for 3 metric_is_at "$DD" sse_clients 1
 timeout 10 cat <&3 >"$D/stalled.out"
-check "the stalled client is disconnected once it reads (EOF, not a timeout)" test $? = 0
+check "... and the client sees the connection closed (EOF, not a timeout)" test $? = 0
 exec 3<&-
 check "... after far less than 8 MB ($(wc -c <"$D/stalled.out") bytes)" test "$(wc -c <"$D/stalled.out")" -lt 6000000
-check "... and counted as lagged" wait_for 3 metric_is_at "$DD" sse_clients_lagged_total 1
 
 it_done

@@ -420,6 +420,51 @@ static void test_lag_with_partial_frame(void **state)
     sse_hub_free(h);
 }
 
+/* A subscriber that is not parked (its socket is full: the client stopped
+ * reading) and falls a whole ring behind is cut by the publish that laps
+ * it, once, without waiting for a read that may never come. */
+static int cuts;
+static void count_cut(void *ctx)
+{
+    (void)ctx;
+    cuts++;
+}
+
+static void test_cut_stalled(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(4, 10);
+    struct fake f, g;
+    memset(&f, 0, sizeof f);
+    memset(&g, 0, sizeof g);
+    struct sse_sub_params p = {.park = fake_park, .wake = fake_wake, .cut = count_cut, .ctx = &f};
+    struct sse_resume r;
+    struct sse_sub *stalled = sse_hub_subscribe(h, &p, &r);
+    struct sse_sub *idle = sub(h, &g, NULL);
+    read_parked(h, idle); /* a reading client: parks, is woken, reads */
+    cuts = 0;
+    for (int i = 0; i < 4; i++) {
+        publish_str(h, "data: x\n\n");
+        read_expect(h, idle, "data: x\n\n");
+        read_parked(h, idle);
+    }
+    assert_int_equal(cuts, 0); /* 4 behind in a ring of 4: still readable */
+    publish_str(h, "data: y\n\n");
+    assert_int_equal(cuts, 1);
+    read_expect(h, idle, "data: y\n\n");
+    read_parked(h, idle);
+    publish_str(h, "data: z\n\n");
+    assert_int_equal(cuts, 1); /* once */
+    read_expect(h, idle, "data: z\n\n");
+    assert_int_equal(stats(h).lagged, 1);
+    char buf[64];
+    assert_int_equal(sse_hub_read(h, stalled, buf, sizeof buf), SSE_HUB_LAGGED);
+    assert_int_equal(stats(h).lagged, 1);
+    sse_hub_unsubscribe(h, stalled);
+    sse_hub_unsubscribe(h, idle);
+    sse_hub_free(h);
+}
+
 static void test_history_one(void **state)
 {
     (void)state;
@@ -1912,6 +1957,7 @@ int main(void)
         cmocka_unit_test(test_ring_overflow_lags),
         cmocka_unit_test(test_lag_with_partial_frame),
         cmocka_unit_test(test_history_one),
+        cmocka_unit_test(test_cut_stalled),
         cmocka_unit_test(test_max_subs),
         cmocka_unit_test(test_max_subs_zero),
         cmocka_unit_test(test_unsubscribe_middle_of_list),
