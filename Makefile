@@ -33,11 +33,11 @@ BIN ?= bin
 
 COMMON_SRC := $(wildcard common/*.c)
 FETCH_SRC  := $(filter-out fetcher/main.c,$(wildcard fetcher/*.c))
-SSE_SRC    := $(filter-out sse-server/main.c,$(wildcard sse-server/*.c))
+SSE_SRC    := $(filter-out sse-server/main.c,$(wildcard sse-server/*.c)) sse-server/page.S
 FAKE_SRC   := $(wildcard tests/fake-coinapi/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 
-obj = $(patsubst %.c,$(B)/%.o,$(1))
+obj = $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(1)))
 
 LIBCOMMON := $(B)/libcommon.a
 LIBFETCH  := $(B)/libfetch.a
@@ -61,6 +61,12 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The demo page is assembled into the binary (.incbin): rebuild on edit.
+$(B)/sse-server/page.o: sse-server/page.S sse-server/demo.html
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) -c -o $@ $<
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBFETCH): $(call obj,$(FETCH_SRC))

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "page.h"
 #include "rc_log.h"
 #include "rc_time.h"
 #include "reaper.h"
@@ -103,6 +104,23 @@ static enum MHD_Result handle_stream(struct sse_http *s, struct MHD_Connection *
     unsigned status;
     struct MHD_Response *r = sse_stream_open(&s->env, c, &status);
     return queue(s, c, status, r);
+}
+
+/* The demo page: same origin as the stream, so no CORS needed for it. */
+static enum MHD_Result handle_index(struct sse_http *s, struct MHD_Connection *c)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer((size_t)(sse_demo_html_end - sse_demo_html),
+                                        (void *)sse_demo_html, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                            "style-src 'self' 'unsafe-inline'; connect-src 'self'");
+    return queue(s, c, MHD_HTTP_OK, r);
 }
 
 static enum MHD_Result handle_healthz(struct sse_http *s, struct MHD_Connection *c)
@@ -203,6 +221,7 @@ static const struct route {
     int post;       /* the broadcast route */
     const char *allow;
 } routes[] = {
+    {"/", handle_index, 0, "GET"},
     {"/api/v1/sso/stream", handle_stream, 0, "GET, OPTIONS"},
     {"/api/v1/sso/broadcast", NULL, 1, "POST, OPTIONS"},
     {"/healthz", handle_healthz, 0, "GET"},
