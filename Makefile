@@ -19,7 +19,7 @@ SANFLAGS ?=
 # Debian packages: build, tests, and the local broker used by tests and the demo.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev librabbitmq-dev libcurl4-openssl-dev \
             libcjson-dev libcmocka-dev rabbitmq-server amqp-tools curl docker-compose \
-            iproute2 procps clang libclang-rt-14-dev valgrind
+            iproute2 procps clang libclang-rt-14-dev valgrind chromium nodejs
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(1) 2>/dev/null)

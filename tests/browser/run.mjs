@@ -1,0 +1,150 @@
+// Real-browser and EventSource conformance tests, against a running
+// sse-server fed by a running fetcher (tests/integration/browser.sh starts
+// them and passes their addresses in the environment).
+//
+// Prints one "ok - ..." / "not ok - ..." line per check, like the shell
+// tests, and exits non-zero if any failed.
+import { chromium } from "playwright-core";
+import EventSourceModule from "eventsource";
+import { execFileSync } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const EventSource = EventSourceModule.default || EventSourceModule;
+const SSE = process.env.SSE;                 // http://127.0.0.1:PORT of sse-server
+const OTHER = process.env.OTHER_ORIGIN;      // a page server on another port
+const ARTIFACTS = process.env.ARTIFACTS;     // where the screenshot goes
+const RESTART = process.env.RESTART_CMD;     // restarts sse-server on the same port
+const PUBLISH = process.env.PUBLISH_CMD;     // publishes one body (argv[1]) to the exchange
+let failures = 0;
+
+function check(what, cond, detail = "") {
+  if (cond) console.log(`ok - ${what}`);
+  else { failures++; console.log(`not ok - ${what}${detail ? ` (${detail})` : ""}`); }
+}
+async function until(fn, ms, step = 100) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v || Date.now() > end) return v;
+    await sleep(step);
+  }
+}
+
+// ---- headless Chromium -------------------------------------------------
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+  const seen = [];
+  await page.exposeFunction("recordId", (id) => seen.push(id));
+  await page.addInitScript(() => {
+    // Record every event id the page's EventSource delivers, to find
+    // duplicates across the server restart below.
+    const Orig = window.EventSource;
+    window.EventSource = function (url, opts) {
+      const es = new Orig(url, opts);
+      es.addEventListener("message", (ev) => window.recordId(ev.lastEventId));
+      return es;
+    };
+    window.EventSource.CLOSED = Orig.CLOSED;
+  });
+  await page.goto(`${SSE}/`);
+  const count = () => page.evaluate(() => (window.ratecast ? window.ratecast.count : 0));
+  check("the demo page shows ticks arriving", await until(async () => (await count()) >= 3, 15000));
+  const c1 = await count();
+  const shown = await page.textContent("#count");
+  check("the page's counter shows the events received", Number(shown) >= c1 - 1, `shown ${shown}, counted ${c1}`);
+  check("the connection state says open", (await page.textContent("#state")) === "open");
+  const points = () => page.evaluate(() => {
+    let n = 0; for (const s of window.ratecast.series.values()) n += s.length; return n; });
+  const p1 = await points();
+  const ink = () => page.evaluate(() => {
+    const c = document.getElementById("chart");
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let lit = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 200) lit++;  // the blue line
+    return lit; });
+  check("the chart has a line drawn", (await ink()) > 50);
+  check("counter and chart advance", await until(async () => (await count()) > c1 && (await points()) > p1, 10000));
+  await until(async () => (await count()) >= 10, 15000);
+  await page.screenshot({ path: `${ARTIFACTS}/demo-page.png` });
+  check("screenshot after 10 ticks saved", (await count()) >= 10);
+
+  // The server goes away and comes back on the same port: EventSource
+  // reconnects by itself (retry: ~3 s) and the count goes on.
+  const before = await count();
+  execFileSync("bash", ["-c", RESTART], { stdio: "inherit" });
+  check("after a server restart the page reconnects by itself and the count continues",
+        await until(async () => (await count()) > before + 2, 20000), `count ${await count()} vs ${before}`);
+  check("... showing the connection open again", (await page.textContent("#state")) === "open");
+  const dups = seen.filter((id, i) => seen.indexOf(id) !== i);
+  check("... with no duplicate event ids", dups.length === 0, `duplicates: ${dups.slice(0, 3)}`);
+  const ordered = seen.every((id, i) => i === 0 || BigInt(id) > BigInt(seen[i - 1]));
+  check("... and ids strictly increasing", ordered);
+
+  // Another origin: a page served from another port reads the stream
+  // through CORS, as a frontend on its own host would.
+  const other = await browser.newPage();
+  await other.goto(`${OTHER}/cors.html?sse=${encodeURIComponent(SSE)}`);
+  check("a page from another origin receives ticks through CORS",
+        await until(() => other.evaluate(() => window.got >= 2), 15000));
+} finally {
+  await browser.close();
+}
+
+// ---- EventSource conformance with Node's eventsource ------------------
+function collect(url, opts, n, ms) {
+  return new Promise((resolve) => {
+    const got = { events: [], resets: [], opens: 0, es: null };
+    const es = new EventSource(url, opts);
+    got.es = es;
+    es.onopen = () => got.opens++;
+    es.onmessage = (ev) => { got.events.push(ev); if (got.events.length >= n) { es.close(); resolve(got); } };
+    es.addEventListener("reset", (ev) => got.resets.push(ev));
+    setTimeout(() => { es.close(); resolve(got); }, ms);
+  });
+}
+const first = await collect(`${SSE}/api/v1/sso/stream`, {}, 4, 15000);
+check("eventsource: events arrive with ids", first.events.length === 4 && first.events.every((e) => /^\d+$/.test(e.lastEventId)));
+const lastId = first.events[1].lastEventId;
+const resumed = await collect(`${SSE}/api/v1/sso/stream`, { headers: { "Last-Event-ID": lastId } }, 2, 15000);
+check("eventsource: Last-Event-ID resumes with the very next event",
+      resumed.events.length === 2 && resumed.events[0].lastEventId === first.events[2].lastEventId,
+      `${resumed.events.map((e) => e.lastEventId)} vs ${first.events[2].lastEventId}`);
+const reset = await collect(`${SSE}/api/v1/sso/stream`, { headers: { "Last-Event-ID": "1" } }, 1, 15000);
+check("eventsource: an id too old gives a 'reset' event, then live events",
+      reset.resets.length === 1 && reset.events.length === 1);
+check("... the reset names the range kept", (() => { try { const d = JSON.parse(reset.resets[0].data); return d.requested === "1" && /^\d+$/.test(d.newest); } catch { return false; } })());
+
+// retry: honoured. The server sends retry: 3000-4500 ms; after a drop the
+// client must wait about that long before reconnecting.
+{
+  const es = new EventSource(`${SSE}/api/v1/sso/stream`);
+  let opens = [];
+  es.onopen = () => opens.push(Date.now());
+  await until(() => opens.length >= 1, 5000);
+  execFileSync("bash", ["-c", RESTART], { stdio: "inherit" });
+  await until(() => opens.length >= 2, 20000);
+  es.close();
+  const gap = opens[1] - opens[0];
+  check("eventsource: honours retry: (reconnected after the server's 3-4.5 s, not at once)",
+        opens.length >= 2 && gap >= 3000, `gap ${gap} ms`);
+}
+
+// A message whose JSON has \n and \r inside strings arrives intact, as one
+// event (the escapes are JSON's, never raw line breaks on the wire).
+{
+  const body = '{"time":"2026-11-28T02:31:19.5655909Z","asset_id_base":"BTC","asset_id_quote":"USD","rate":1.25,"note":"line1\\nline2\\r\\nend"}';
+  const p = collect(`${SSE}/api/v1/sso/stream?pairs=BTC/USD`, {}, 50, 8000);
+  await sleep(500);
+  execFileSync("bash", ["-c", `${PUBLISH} '${body}'`]);
+  const got = await p;
+  const mine = got.events.find((e) => e.data.includes('"note"'));
+  let parsed = null; try { parsed = JSON.parse(mine.data); } catch {}
+  check("eventsource: JSON with \\n and \\r inside strings arrives intact, as one event",
+        parsed && parsed.note === "line1\nline2\r\nend" && mine.data === body, mine ? mine.data : "not received");
+}
+
+process.exit(failures ? 1 : 0);
