@@ -175,6 +175,21 @@ static int get_string(const cJSON *obj, const char *name, char *dst, size_t cap,
     return 0;
 }
 
+/* cJSON decodes \u0000 into a NUL inside a C string, which silently cuts
+ * the value ("BTC\u0000junk" would pass as "BTC"). The body was already
+ * accepted as JSON, so backslashes appear only as escapes in strings. */
+static int has_nul_escape(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0)
+            return 1;
+        i++; /* skip the escaped character: an escaped backslash before "u0000" is text */
+    }
+    return 0;
+}
+
 /* cJSON keeps duplicate members and its getter returns the first, while a
  * browser's JSON.parse keeps the last: a body with a duplicate could pass
  * validation here and show the unchecked copy to users. Refuse them. */
@@ -298,6 +313,10 @@ int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, si
     }
     if (!cJSON_IsObject(obj)) {
         snprintf(err, errlen, "not a JSON object");
+        goto fail;
+    }
+    if (has_nul_escape(body, len)) {
+        snprintf(err, errlen, "a string contains \\u0000 (NUL)");
         goto fail;
     }
     if (check_fields(t, obj, err, errlen) < 0)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rc_log.h"
 #include "rc_publisher.h"
@@ -57,10 +58,13 @@ void sse_broadcast_free(struct sse_broadcast *b)
 
 int sse_broadcast_authorized(const struct sse_broadcast *b, const char *authorization)
 {
-    static const char prefix[] = "Bearer ";
-    if (authorization == NULL || strncmp(authorization, prefix, sizeof prefix - 1) != 0)
+    /* RFC 9110: the scheme is case-insensitive, followed by one or more
+     * spaces. */
+    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
         return 0;
-    const char *given = authorization + sizeof prefix - 1;
+    const char *given = authorization + 7;
+    while (*given == ' ')
+        given++;
     size_t len = strlen(given);
     /* Constant time in the token's content: every byte is compared, so the
      * answer's timing does not tell how much of a guess was right. */

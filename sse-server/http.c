@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "metrics.h"
 #include "page.h"
 #include "rc_log.h"
@@ -25,6 +26,7 @@ struct sse_http {
     const struct sse_consumer_stats *stats;
     struct sse_broadcast *broadcast;
     struct sse_stream_env env;
+    struct sse_deadlines *deadlines;
     struct MHD_Daemon *daemon;
 };
 
@@ -109,9 +111,8 @@ static enum MHD_Result handle_stream(struct sse_http *s, struct MHD_Connection *
 /* The demo page: same origin as the stream, so no CORS needed for it. */
 static enum MHD_Result handle_index(struct sse_http *s, struct MHD_Connection *c)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer((size_t)(sse_demo_html_end - sse_demo_html),
-                                        (void *)sse_demo_html, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        (size_t)(sse_demo_html_end - sse_demo_html), (void *)sse_demo_html, MHD_RESPMEM_PERSISTENT);
     if (r == NULL)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
@@ -142,7 +143,8 @@ static enum MHD_Result handle_metrics(struct sse_http *s, struct MHD_Connection 
     struct sse_hub_stats hs;
     size_t len;
     sse_hub_get_stats(s->hub, &hs);
-    char *body = sse_metrics_render(&hs, s->stats, &len);
+    struct sse_http_stats ht = {.request_timeouts = sse_deadlines_expired(s->deadlines)};
+    char *body = sse_metrics_render(&hs, s->stats, &ht, &len);
     if (body == NULL)
         return MHD_NO;
     return send_text(s, c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len, 1);
@@ -205,12 +207,48 @@ static enum MHD_Result broadcast_step(struct sse_http *s, struct MHD_Connection 
     return send_text(s, c, status, "text/plain; charset=utf-8", body, (size_t)n, 1);
 }
 
+static struct sse_deadline *deadline_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    struct sse_http *s = cls;
+    (void)toe;
     free(*req_cls);
     *req_cls = NULL;
+    /* A kept-alive connection's next request is on the clock again. */
+    sse_deadlines_restart(s->deadlines, deadline_of(c));
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct sse_http *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = i ? sse_deadlines_open(s->deadlines, i->connect_fd) : NULL;
+    } else {
+        sse_deadlines_close(s->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* libmicrohttpd would decode %00 into a NUL, silently cutting the path or
+ * a parameter short for everything that reads it as a C string
+ * ("/healthz%00x" would be "/healthz"). Such a value stays escaped, and
+ * fails validation for what it is. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *str)
+{
+    (void)cls, (void)c;
+    if (strstr(str, "%00") != NULL)
+        return strlen(str);
+    return MHD_http_unescape(str);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -249,6 +287,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct sse_http *s = cls;
     if (*req_cls) /* a broadcast body arriving */
         return broadcast_step(s, c, *req_cls, upload_data, upload_data_size);
+    sse_deadlines_stop(s->deadlines, deadline_of(c)); /* the headers are in */
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
         if (strcmp(url, rt->path) != 0)
@@ -333,6 +372,11 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
     s->stats = stats;
     s->broadcast = broadcast;
     s->env = (struct sse_stream_env){.hub = hub, .retry_ms = cfg->retry_ms};
+    if ((s->deadlines = sse_deadlines_new((int64_t)cfg->request_timeout_s * 1000)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return NULL;
+    }
     /* Without the reaper, hang-ups are still found by the next write. */
     s->env.reaper = sse_reaper_start(open_file_limit(), sse_stream_hangup);
     if (s->env.reaper == NULL)
@@ -348,14 +392,25 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
         (unsigned int)(cfg->max_clients + SPARE_SOCKETS), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->conn_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed?)", cfg->listen);
         sse_reaper_stop(s->env.reaper);
+        sse_deadlines_free(s->deadlines);
         free(s);
         return NULL;
     }
     return s;
+}
+
+void sse_http_sweep(struct sse_http *s)
+{
+    unsigned n = sse_deadlines_sweep(s->deadlines, rc_mono_ms());
+    if (n)
+        rc_info("http: closed %u connection(s) that did not send their headers within "
+                "--request-timeout",
+                n);
 }
 
 unsigned sse_http_port(const struct sse_http *s)
@@ -379,5 +434,6 @@ void sse_http_stop(struct sse_http *s, struct sse_hub *hub, int wait_ms)
         usleep(10000);
     MHD_stop_daemon(s->daemon);
     sse_reaper_stop(s->env.reaper); /* after the daemon: every stream is unwatched */
+    sse_deadlines_free(s->deadlines);
     free(s);
 }

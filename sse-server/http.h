@@ -33,6 +33,10 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
                                 const struct sse_consumer_stats *stats,
                                 struct sse_broadcast *broadcast, char *err, size_t errlen);
 
+/* Close connections whose request headers are overdue (--request-timeout
+ * is a deadline, not an idle timeout). Call every few hundred ms. */
+void sse_http_sweep(struct sse_http *s);
+
 /* The TCP port actually bound (useful with --listen HOST:0). */
 unsigned sse_http_port(const struct sse_http *s);
 

@@ -188,6 +188,7 @@ int main(int argc, char **argv)
             sse_hub_heartbeat(hub);
             next_hb = now + cfg.heartbeat_ms;
         }
+        sse_http_sweep(http);
         /* Wakes early on a signal. */
         rc_sleep_until_ms(next_hb < now + 250 ? next_hb : now + 250);
     }

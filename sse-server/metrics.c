@@ -42,7 +42,7 @@ static void put_delay(struct out *o, const struct sse_hub_stats *h)
 }
 
 char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consumer_stats *c,
-                         size_t *len)
+                         const struct sse_http_stats *http, size_t *len)
 {
     /* One table: name, type, help, value. */
     const struct {
@@ -64,6 +64,9 @@ char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consu
         {"sse_events_total", "counter", "Events published to the hub.", hub->published},
         {"sse_deliveries_total", "counter", "Events handed to clients (one per client).",
          hub->delivered},
+        {"sse_http_request_timeouts_total", "counter",
+         "Connections closed for not sending their headers within --request-timeout.",
+         http->request_timeouts},
         {"sse_broker_messages_total", "counter", "Messages received from the broker.",
          atomic_load(&c->received)},
         {"sse_broker_invalid_messages_total", "counter", "Broker messages dropped as invalid.",

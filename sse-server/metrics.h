@@ -9,7 +9,11 @@
 #include "consumer.h"
 #include "hub.h"
 
+struct sse_http_stats {
+    uint64_t request_timeouts; /* connections cut by --request-timeout */
+};
+
 char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consumer_stats *c,
-                         size_t *len);
+                         const struct sse_http_stats *http, size_t *len);
 
 #endif

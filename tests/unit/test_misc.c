@@ -250,6 +250,8 @@ static void test_rand_below(void **state)
     assert_int_equal(rc_rand_below(1), 0);
 }
 
+static const struct sse_http_stats http_stats = {.request_timeouts = 9};
+
 /* ---- sse_metrics_render ---- */
 
 static void expect_line(const char *text, const char *line)
@@ -418,7 +420,7 @@ static void test_metrics_render(void **state)
     atomic_init(&cs.connects, 5);
     atomic_init(&cs.connected, 1);
     size_t len = 0;
-    char *t = sse_metrics_render(&hs, &cs, &len);
+    char *t = sse_metrics_render(&hs, &cs, &http_stats, &len);
     assert_non_null(t);
     assert_int_equal(len, strlen(t));
     assert_true(len > 0);
@@ -436,6 +438,7 @@ static void test_metrics_render(void **state)
     expect_line(t, "sse_broker_invalid_messages_total 7");
     expect_line(t, "sse_broker_connects_total 5");
     expect_line(t, "sse_broker_connected 1");
+    expect_line(t, "sse_http_request_timeouts_total 9");
     expect_line(t, "# TYPE sse_clients gauge");
     expect_line(t, "# TYPE sse_clients_total counter");
     expect_line(t, "# TYPE sse_broker_connected gauge");
@@ -492,7 +495,7 @@ static void test_metrics_histogram_small_sum(void **state)
     atomic_init(&cs.connects, 0);
     atomic_init(&cs.connected, 0);
     size_t len;
-    char *t = sse_metrics_render(&hs, &cs, &len);
+    char *t = sse_metrics_render(&hs, &cs, &http_stats, &len);
     assert_non_null(t);
     expect_line(t, "sse_delivery_delay_seconds_sum 0.123456");
     expect_line(t, "sse_delivery_delay_seconds_count 3");
@@ -517,7 +520,7 @@ static void test_metrics_zero_and_max(void **state)
     atomic_init(&cs.connects, 0);
     atomic_init(&cs.connected, 0);
     size_t len;
-    char *t = sse_metrics_render(&hs, &cs, &len);
+    char *t = sse_metrics_render(&hs, &cs, &http_stats, &len);
     assert_non_null(t);
     expect_line(t, "sse_clients 0");
     expect_line(t, "sse_broker_connected 0");
@@ -549,7 +552,7 @@ static void test_metrics_zero_and_max(void **state)
     atomic_store(&cs.received, UINT64_MAX);
     atomic_store(&cs.invalid, UINT64_MAX);
     atomic_store(&cs.connects, UINT64_MAX);
-    t = sse_metrics_render(&hs, &cs, &len);
+    t = sse_metrics_render(&hs, &cs, &http_stats, &len);
     assert_non_null(t);
     assert_int_equal(len, strlen(t));
     expect_line(t, "sse_events_total 18446744073709551615");
@@ -564,7 +567,7 @@ static void test_metrics_zero_and_max(void **state)
         hs.delay_count[i] = UINT64_MAX / (SSE_DELAY_BUCKETS + 1);
     hs.delay_sum_s = 1e12;
     free(t);
-    t = sse_metrics_render(&hs, &cs, &len);
+    t = sse_metrics_render(&hs, &cs, &http_stats, &len);
     assert_non_null(t);
     assert_int_equal(len, strlen(t));
     check_exposition(t);

@@ -574,18 +574,20 @@ static void test_duplicate_rate_key_with_escaped_name(void **state)
 static void test_nul_escape_does_not_leak(void **state)
 {
     (void)state;
-    /* \u0000 decodes to a NUL inside cJSON's string: must not produce a
-     * raw NUL or anything after it in the output. */
+    /* \u0000 decodes to a NUL inside cJSON's C strings, silently cutting
+     * the value ("BTC\u0000junk" would pass as "BTC"): refused. */
     const char *b = "{\"note\":\"a\\u0000b\",\"time\":\"" T0
                     "\",\"asset_id_base\":\"BTC\",\"asset_id_quote\":\"USD\",\"rate\":1}";
     struct rc_tick t;
     char err[256] = "";
-    if (rc_tick_parse(&t, b, strlen(b), err, sizeof err) == 0) {
-        assert_int_equal(t.json_len, strlen(t.json));
-        rc_tick_clear(&t);
-    } else {
-        assert_null(t.json);
-    }
+    assert_int_equal(rc_tick_parse(&t, b, strlen(b), err, sizeof err), -1);
+    assert_null(t.json);
+    assert_non_null(strstr(err, "u0000"));
+    /* An escaped backslash followed by the text u0000 is fine. */
+    const char *ok = "{\"note\":\"a\\\\u0000b\",\"time\":\"" T0
+                     "\",\"asset_id_base\":\"BTC\",\"asset_id_quote\":\"USD\",\"rate\":1}";
+    assert_int_equal(rc_tick_parse(&t, ok, strlen(ok), err, sizeof err), 0);
+    rc_tick_clear(&t);
 }
 
 static void test_bom_prefixed_body(void **state)
