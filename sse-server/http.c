@@ -1,6 +1,8 @@
 #include "http.h"
 
+#include <inttypes.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +305,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return SEND_LITERAL(s, c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
+/* libmicrohttpd logs one line per malformed request: a flood of bad
+ * requests must not become a flood of log lines. At most LOG_BURST lines
+ * per LOG_WINDOW_MS, then a count of what was left out. */
+#define LOG_BURST 20
+#define LOG_WINDOW_MS 10000
+
+static int log_allowed(uint64_t *suppressed)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t window_start;
+    static unsigned lines;
+    static uint64_t dropped;
+    int64_t now = rc_mono_ms();
+    pthread_mutex_lock(&lock);
+    *suppressed = 0;
+    if (now - window_start >= LOG_WINDOW_MS) {
+        *suppressed = dropped;
+        window_start = now;
+        lines = 0;
+        dropped = 0;
+    }
+    int ok = lines < LOG_BURST;
+    if (ok)
+        lines++;
+    else
+        dropped++;
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -313,9 +345,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         msg[--n] = '\0';
     /* A client going away mid-stream is routine, not a warning. */
     if (strstr(msg, "application error generating response") ||
-        strstr(msg, "Failed to send the footers") || strstr(msg, "no longer available"))
+        strstr(msg, "Failed to send the footers") || strstr(msg, "no longer available")) {
         rc_debug("http: %s", msg);
-    else
+        return;
+    }
+    uint64_t suppressed;
+    int ok = log_allowed(&suppressed);
+    if (suppressed)
+        rc_warn("http: %" PRIu64 " similar messages were not logged", suppressed);
+    if (ok)
         rc_warn("http: %s", msg);
 }
 
