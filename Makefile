@@ -55,7 +55,7 @@ endif
 # Keep intermediate objects (unit test .o files) between runs.
 .SECONDARY:
 
-all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi
+all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi $(BIN)/sse-load
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -203,7 +203,14 @@ static int check_unique_members(const cJSON *obj, char *err, size_t errlen)
         }
         for (const cJSON *b = obj->child; b != a; b = b->next) {
             if (strcmp(a->string, b->string) == 0) {
-                snprintf(err, errlen, "duplicate field \"%.40s\"", a->string);
+                /* Only printable text goes into a reason that gets logged:
+                 * a key may hold escaped line breaks. */
+                char name[41];
+                size_t k = 0;
+                for (const char *p = a->string; *p && k < sizeof name - 1; p++)
+                    name[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+                name[k] = '\0';
+                snprintf(err, errlen, "duplicate field \"%s\"", name);
                 return -1;
             }
         }
@@ -245,29 +252,86 @@ static int check_fields(struct rc_tick *t, const cJSON *obj, char *err, size_t e
     return 0;
 }
 
-/* Replace the parsed rate by its original text so no digit is lost. */
-static int keep_rate_digits(cJSON *obj, const char *body, size_t len)
+/* RFC 8259's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+ * cJSON accepts more ("06", "5.", "5.e3"), and whatever text we pass on
+ * must still be JSON to a browser's JSON.parse. */
+static int json_number_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+#define DIGITS(min)                                                                            \
+    do {                                                                                       \
+        size_t d0 = i;                                                                         \
+        while (i < n && s[i] >= '0' && s[i] <= '9')                                            \
+            i++;                                                                               \
+        if (i - d0 < (min))                                                                    \
+            return 0;                                                                          \
+    } while (0)
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0')
+        i++;
+    else
+        DIGITS(1);
+    if (i < n && s[i] == '.') {
+        i++;
+        DIGITS(1);
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        DIGITS(1);
+    }
+#undef DIGITS
+    return i == n;
+}
+
+/* Replace the parsed rate by its original text so no digit is lost
+ * (cJSON keeps a double, and prints it with %1.15g when that is only
+ * approximately equal). The text must be where the scanner finds it (a
+ * key written with escapes is refused), a strict JSON number, and the same
+ * number cJSON read (duplicate keys were refused already). Returns 0, -1
+ * with err set, or -2 when out of memory. */
+static int keep_rate_digits(cJSON *obj, const char *body, size_t len, char *err, size_t errlen)
 {
     const char *start;
     size_t vlen;
-    if (find_member_text(body, len, "rate", &start, &vlen) < 0)
-        return 0; /* escaped key: cJSON's shortest round-trip form is the best we have */
+    if (find_member_text(body, len, "rate", &start, &vlen) < 0) {
+        snprintf(err, errlen, "the \"rate\" key is written with escapes");
+        return -1;
+    }
+    if (!json_number_valid(start, vlen)) {
+        snprintf(err, errlen, "field \"rate\" is not a JSON number (RFC 8259)");
+        return -1;
+    }
     char *raw = strndup(start, vlen);
     if (raw == NULL)
-        return -1;
-    /* Duplicate keys (one escaped) could make the scanner and cJSON pick
-     * different members: keep the text only when both agree. */
+        return -2;
     if (strtod(raw, NULL) != cJSON_GetObjectItemCaseSensitive(obj, "rate")->valuedouble) {
         free(raw);
-        return 0;
+        snprintf(err, errlen, "field \"rate\" is ambiguous");
+        return -1;
     }
     cJSON *item = cJSON_CreateRaw(raw);
     free(raw);
     if (item == NULL)
-        return -1;
+        return -2;
     if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, "rate", item)) {
         cJSON_Delete(item);
-        return -1;
+        return -2;
+    }
+    return 0;
+}
+
+/* Bytes below 0x20 other than tab, line feed and carriage return are
+ * neither JSON whitespace nor allowed raw in JSON strings; cJSON takes
+ * them as whitespace, which would let them into what we pass on. */
+static int has_control_bytes(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            return 1;
     }
     return 0;
 }
@@ -300,6 +364,10 @@ int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, si
         snprintf(err, errlen, "body is not valid UTF-8");
         goto fail;
     }
+    if (has_control_bytes(body, len)) {
+        snprintf(err, errlen, "body contains a control character");
+        goto fail;
+    }
     const char *end = NULL;
     obj = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (obj == NULL) {
@@ -321,8 +389,10 @@ int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, si
     }
     if (check_fields(t, obj, err, errlen) < 0)
         goto fail;
-    if (keep_rate_digits(obj, body, len) < 0) {
-        snprintf(err, errlen, "out of memory");
+    int kept = keep_rate_digits(obj, body, len, err, errlen);
+    if (kept < 0) {
+        if (kept == -2)
+            snprintf(err, errlen, "out of memory");
         goto fail;
     }
     t->json = cJSON_PrintUnformatted(obj);

@@ -6,7 +6,9 @@
  * rc_tick_parse() validates such a body (from CoinAPI in the fetcher, from
  * the broker in sse-server) and produces the compact one-line JSON that goes
  * on the wire. The rate is copied as the original text, digit for digit:
- * cJSON keeps only a double, which would round CoinAPI's longer rates.
+ * cJSON keeps only a double, which would round CoinAPI's longer rates; so
+ * the rate must be a strict RFC 8259 number under a plainly written key.
+ * What goes out is always strict JSON a browser's JSON.parse accepts.
  * Unknown extra fields are kept (compacted); nested values are re-printed by
  * cJSON. Duplicate members are refused: parsers disagree on which one wins.
  */

@@ -562,13 +562,55 @@ static void test_duplicate_rate_key(void **state)
 static void test_duplicate_rate_key_with_escaped_name(void **state)
 {
     (void)state;
-    /* "r\u0061te" is "rate" to cJSON but not to the raw-text scanner: must
-     * not crash, and if accepted the output must stay compact. */
+    /* "r\u0061te" is "rate" to cJSON, but its text cannot be found to keep
+     * the digits, and cJSON's own printing rounds (%1.15g): refused. */
     const char *b = "{\"time\":\"" T0 "\",\"asset_id_base\":\"BTC\",\"asset_id_quote\":\"USD\","
-                    "\"r\\u0061te\":2.5}";
-    char *got = parse_ok(b);
-    assert_non_null(strstr(got, "\"rate\":2.5"));
-    free(got);
+                    "\"r\\u0061te\":1.0000000000000002}";
+    struct rc_tick t;
+    char err[256] = "";
+    assert_int_equal(rc_tick_parse(&t, b, strlen(b), err, sizeof err), -1);
+    assert_null(t.json);
+    assert_non_null(strstr(err, "escapes"));
+}
+
+static void test_rate_not_strict_json(void **state)
+{
+    (void)state;
+    /* cJSON reads these numbers; JSON.parse in a browser would not. */
+    static const char *bad[] = {"06", "00.5", "5.", "5.e3", "1.E2", "-", "+1", ".5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char b[256];
+        snprintf(b, sizeof b,
+                 "{\"time\":\"" T0 "\",\"asset_id_base\":\"BTC\",\"asset_id_quote\":\"USD\","
+                 "\"rate\":%s}",
+                 bad[i]);
+        struct rc_tick t;
+        char err[256] = "";
+        if (rc_tick_parse(&t, b, strlen(b), err, sizeof err) == 0) {
+            print_error("accepted rate %s as %s\n", bad[i], t.json);
+            rc_tick_clear(&t);
+            fail();
+        }
+        assert_null(t.json);
+    }
+    /* and control bytes, which cJSON takes for whitespace */
+    const char *c = "{\"time\":\"" T0 "\",\"asset_id_base\":\"BTC\",\"asset_id_quote\":\"USD\","
+                    "\"rate\":6\x01}";
+    struct rc_tick t;
+    char err[256] = "";
+    assert_int_equal(rc_tick_parse(&t, c, strlen(c), err, sizeof err), -1);
+    assert_non_null(strstr(err, "control"));
+}
+
+static void test_duplicate_err_is_one_line(void **state)
+{
+    (void)state;
+    const char *b = "{\"\\n\":0,\"\\n\":0}";
+    struct rc_tick t;
+    char err[256] = "";
+    assert_int_equal(rc_tick_parse(&t, b, strlen(b), err, sizeof err), -1);
+    assert_null(strchr(err, '\n'));
+    assert_non_null(strstr(err, "duplicate field"));
 }
 
 static void test_nul_escape_does_not_leak(void **state)
@@ -845,6 +887,8 @@ int main(void)
         cmocka_unit_test(test_reject_deep_nesting),
         cmocka_unit_test(test_duplicate_rate_key),
         cmocka_unit_test(test_duplicate_rate_key_with_escaped_name),
+        cmocka_unit_test(test_rate_not_strict_json),
+        cmocka_unit_test(test_duplicate_err_is_one_line),
         cmocka_unit_test(test_nul_escape_does_not_leak),
         cmocka_unit_test(test_bom_prefixed_body),
         cmocka_unit_test(test_small_err_buffer),
