@@ -45,6 +45,11 @@ check() {
 bail() { not_ok "$*"; exit 1; }
 
 it_done() {
+    # Secrets never reach our logs: the broker password (tests use guest)
+    # appears only redacted. Broker logs are the broker's, not ours.
+    local leaks
+    leaks=$(grep -l 'guest:guest@' "$IT_DIR"/*.log 2>/dev/null | grep -v '/broker[^/]*\.log$')
+    if [ -n "$leaks" ]; then not_ok "no broker password in our logs (found in: $leaks)"; else ok "no broker password in our logs"; fi
     echo "# $IT_NAME: $((IT_CHECKS - IT_FAILS)) of $IT_CHECKS checks passed"
     [ "$IT_FAILS" -eq 0 ]
 }
