@@ -18,9 +18,10 @@ fi
 start_fake "$D/fake.log"
 start_sse "$D/sse.log"
 echo "$SSE_PID" >"$D/sse.pid"
-# Restart on the same port: what a browser sees when a server is replaced.
+# Restart on the same port: what a browser sees when a server is replaced
+# (SIG=KILL: when it crashes).
 cat >"$D/restart.sh" <<EOS
-kill -TERM \$(cat "$D/sse.pid"); while kill -0 \$(cat "$D/sse.pid") 2>/dev/null; do sleep 0.1; done
+kill -\${SIG:-TERM} \$(cat "$D/sse.pid"); while kill -0 \$(cat "$D/sse.pid") 2>/dev/null; do sleep 0.1; done
 "$BIN/sse-server" --listen 127.0.0.1:$SSE_PORT >>"$D/sse.log" 2>&1 &
 echo \$! >"$D/sse.pid"
 for i in \$(seq 50); do curl -s -o /dev/null "$SSE/healthz" && break; sleep 0.1; done
