@@ -6,6 +6,7 @@
 #   make check-asan the same, built with AddressSanitizer + UBSan (build-asan/, bin-asan/)
 #   make valgrind   sse-server under valgrind memcheck: 10,000 connects and a broker restart
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
+#   make bench      sse-server vs nginx+Nchan vs the raw floor (bench/README.md)
 #   make demo       run the whole pipeline locally (see README.md)
 #   make clean      remove build output (not .run/)
 
@@ -20,6 +21,9 @@ SANFLAGS ?=
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev librabbitmq-dev libcurl4-openssl-dev \
             libcjson-dev libcmocka-dev rabbitmq-server amqp-tools curl docker-compose \
             iproute2 procps clang libclang-rt-14-dev valgrind chromium nodejs
+
+# Only for make bench: the peer we measure against, and the plot.
+BENCH_PKGS := nginx libnginx-mod-nchan gnuplot-nox
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -44,7 +48,7 @@ LIBFETCH  := $(B)/libfetch.a
 LIBSSE    := $(B)/libsse.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check check-asan check-unit demo clean format valgrind
+.PHONY: all deps check check-asan check-unit demo clean format valgrind bench
 # Quiet by default; `make V=1` shows the commands.
 ifeq ($(V),1)
 Q :=
@@ -104,6 +108,13 @@ $(BIN)/sse-load: bench/sse-load.c
 	@$(if $(Q),echo "  CC/LD   $@")
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $< -lm
 
+# The benchmark's floor (one thread, one write per client per event) and
+# its tick publisher.
+$(BIN)/floor $(BIN)/publisher: $(BIN)/%: bench/%.c
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  CC/LD   $@")
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $< $(call PKG_LIBS,librabbitmq)
+
 deps:
 	@scripts/install-deps $(DEB_PKGS)
 
@@ -124,6 +135,11 @@ check-asan: deps
 	    OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" all check-unit
 	@RC_BIN=bin-asan RC_SANITIZERS=1 tests/run-tests
+
+bench: deps
+	@scripts/install-deps $(BENCH_PKGS)
+	@$(MAKE) --no-print-directory all $(BIN)/floor $(BIN)/publisher
+	@bench/run
 
 valgrind: deps
 	@$(MAKE) --no-print-directory all

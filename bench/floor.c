@@ -1,0 +1,446 @@
+/*
+ * floor: the least a broker-fed SSE fan-out can do, for the benchmark's "raw floor".
+ *
+ * ONE thread, one epoll set holding the listening socket, every client and the AMQP socket.
+ * A client sends a request (anything up to the empty line); it gets a fixed response head
+ * (no chunked encoding) and from then on every broker message as
+ * "id: <message_id>\ndata: <body>\n\n", built once per message and handed to each client
+ * with exactly one non-blocking write(). A client whose write would block, is short or fails
+ * is dropped: this is a floor, not a server. No ring, no locks, no heartbeats, no resume.
+ *
+ *   floor [--port N] [--amqp-url URL] [--exchange NAME]
+ *
+ * --port 0 (the default) picks a free port. Either way "listening on port N" goes to stderr
+ * once the queue is bound and consuming, so a script may connect clients from then on.
+ * Listens on 127.0.0.1 only. Exits 0 on SIGINT/SIGTERM, 1 on a broker or socket error,
+ * 2 on a usage error.
+ */
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+enum {
+    REQ_MAX = 8192, /* request head bytes kept while looking for the empty line */
+    EPOLL_BATCH = 1024,
+};
+
+static const char RESPONSE_HEAD[] = "HTTP/1.1 200 OK\r\n"
+                                    "Content-Type: text/event-stream\r\n"
+                                    "Cache-Control: no-cache\r\n"
+                                    "\r\n";
+
+/* Per fd. A client is either reading its request (req != NULL) or streaming (pos >= 0 is
+ * its index in the streaming array, for O(1) removal). */
+struct client {
+    char *req;
+    unsigned req_len;
+    int pos;
+    bool used;
+};
+
+static struct client *g_clients; /* indexed by fd */
+static int *g_streaming;         /* fds of streaming clients, dense */
+static int g_nstreaming;
+static int g_fd_cap;
+static int g_epfd;
+static unsigned long long g_dropped, g_messages, g_writes;
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void drop_client(int fd)
+{
+    struct client *c = &g_clients[fd];
+    if (!c->used)
+        return;
+    if (c->pos >= 0) {
+        int last = g_streaming[--g_nstreaming];
+        g_streaming[c->pos] = last;
+        g_clients[last].pos = c->pos;
+    }
+    free(c->req);
+    *c = (struct client){.pos = -1};
+    close(fd); /* also removes it from the epoll set */
+}
+
+static void accept_clients(int lfd)
+{
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                fprintf(stderr, "floor: accept: %s\n", strerror(errno));
+            return; /* EMFILE too: the backlog keeps them until a slot frees */
+        }
+        if (fd >= g_fd_cap) {
+            close(fd);
+            continue;
+        }
+        struct client *c = &g_clients[fd];
+        *c = (struct client){.req = malloc(REQ_MAX), .pos = -1, .used = true};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
+        if (c->req == NULL || epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            drop_client(fd);
+            continue;
+        }
+    }
+}
+
+/* Reading the request head; once complete, answer and start streaming. */
+static void read_request(int fd)
+{
+    struct client *c = &g_clients[fd];
+    for (;;) {
+        ssize_t n = read(fd, c->req + c->req_len, REQ_MAX - c->req_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            drop_client(fd);
+            return;
+        }
+        unsigned from = c->req_len >= 3 ? c->req_len - 3 : 0;
+        c->req_len += (unsigned)n;
+        if (memmem(c->req + from, c->req_len - from, "\r\n\r\n", 4) != NULL)
+            break;
+        if (c->req_len == REQ_MAX) {
+            drop_client(fd);
+            return;
+        }
+    }
+    free(c->req);
+    c->req = NULL;
+    ssize_t w = write(fd, RESPONSE_HEAD, sizeof RESPONSE_HEAD - 1);
+    if (w != (ssize_t)(sizeof RESPONSE_HEAD - 1)) {
+        drop_client(fd);
+        return;
+    }
+    c->pos = g_nstreaming;
+    g_streaming[g_nstreaming++] = fd;
+}
+
+/* A streaming client sent something or hung up: anything after the request ends it. */
+static void streaming_event(int fd)
+{
+    char buf[512];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    drop_client(fd);
+}
+
+/* One frame, one write() per client; anything but a full write drops the client. Iterates
+ * from the end so that a drop (which moves the last entry into the hole) skips nobody. */
+static void fan_out(const char *frame, size_t len)
+{
+    for (int i = g_nstreaming - 1; i >= 0; i--) {
+        int fd = g_streaming[i];
+        ssize_t w = write(fd, frame, len);
+        g_writes++;
+        if (w != (ssize_t)len) {
+            g_dropped++;
+            drop_client(fd);
+        }
+    }
+}
+
+static bool amqp_ok(amqp_rpc_reply_t r, const char *what)
+{
+    if (r.reply_type == AMQP_RESPONSE_NORMAL)
+        return true;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+        fprintf(stderr, "floor: %s: %s\n", what, amqp_error_string2(r.library_error));
+    else
+        fprintf(stderr, "floor: %s: broker refused (reply type %d, method 0x%08x)\n", what,
+                (int)r.reply_type, (unsigned)r.reply.id);
+    return false;
+}
+
+/* Connect, declare the fanout exchange, bind an exclusive server-named queue, consume. */
+static amqp_connection_state_t amqp_setup(char *url, const char *exchange)
+{
+    struct amqp_connection_info ci;
+    if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
+        fprintf(stderr, "floor: bad --amqp-url\n");
+        return NULL;
+    }
+    if (ci.vhost == NULL || ci.vhost[0] == '\0')
+        ci.vhost = "/"; /* "amqp://h:p/" means the default vhost here (DESIGN.md 4) */
+    amqp_connection_state_t conn = amqp_new_connection();
+    amqp_socket_t *sock = conn ? amqp_tcp_socket_new(conn) : NULL;
+    struct timeval tmo = {5, 0};
+    if (sock == NULL || amqp_set_rpc_timeout(conn, &tmo) != AMQP_STATUS_OK) {
+        fprintf(stderr, "floor: out of memory\n");
+        goto fail;
+    }
+    int rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tmo);
+    if (rc != AMQP_STATUS_OK) {
+        fprintf(stderr, "floor: connect %s:%d: %s\n", ci.host, ci.port, amqp_error_string2(rc));
+        goto fail;
+    }
+    /* heartbeat 0: this program never blocks long, but it also never services heartbeats
+     * while idle in epoll_wait, so do not ask for them. */
+    if (!amqp_ok(amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
+                            ci.password),
+                 "login"))
+        goto fail;
+    amqp_channel_open(conn, 1);
+    if (!amqp_ok(amqp_get_rpc_reply(conn), "channel.open"))
+        goto fail;
+    amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"), 0,
+                          1, 0, 0, amqp_empty_table);
+    if (!amqp_ok(amqp_get_rpc_reply(conn), "exchange.declare"))
+        goto fail;
+    amqp_queue_declare_ok_t *q =
+        amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
+    if (!amqp_ok(amqp_get_rpc_reply(conn), "queue.declare"))
+        goto fail;
+    amqp_bytes_t qname = amqp_bytes_malloc_dup(q->queue);
+    amqp_queue_bind(conn, 1, qname, amqp_cstring_bytes(exchange), amqp_empty_bytes,
+                    amqp_empty_table);
+    bool ok = amqp_ok(amqp_get_rpc_reply(conn), "queue.bind");
+    if (ok) {
+        amqp_basic_consume(conn, 1, qname, amqp_empty_bytes, 0, 1, 1, amqp_empty_table);
+        ok = amqp_ok(amqp_get_rpc_reply(conn), "basic.consume");
+    }
+    amqp_bytes_free(qname);
+    if (!ok)
+        goto fail;
+    return conn;
+fail:
+    if (conn)
+        amqp_destroy_connection(conn);
+    return NULL;
+}
+
+/* Builds "id: <message_id>\ndata: <body>\n\n" once and fans it out. */
+static void on_message(const amqp_envelope_t *env, char **frame, size_t *cap)
+{
+    const amqp_basic_properties_t *p = &env->message.properties;
+    const amqp_bytes_t *body = &env->message.body;
+    size_t idlen = (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id.len : 0;
+    size_t need = 4 + idlen + 1 + 6 + body->len + 2;
+    if (need > *cap) {
+        char *nf = realloc(*frame, need);
+        if (nf == NULL) {
+            fprintf(stderr, "floor: out of memory, message skipped\n");
+            return;
+        }
+        *frame = nf;
+        *cap = need;
+    }
+    char *f = *frame;
+    size_t n = 0;
+    if (idlen > 0) {
+        memcpy(f, "id: ", 4);
+        memcpy(f + 4, p->message_id.bytes, idlen);
+        f[4 + idlen] = '\n';
+        n = 5 + idlen;
+    }
+    memcpy(f + n, "data: ", 6);
+    memcpy(f + n + 6, body->bytes, body->len);
+    n += 6 + body->len;
+    f[n++] = '\n';
+    f[n++] = '\n';
+    g_messages++;
+    fan_out(f, n);
+}
+
+/* Drains everything the library can give without blocking. Returns false on a broker
+ * error (connection or channel closed, consumer cancelled): a floor does not reconnect. */
+static bool amqp_readable(amqp_connection_state_t conn, char **frame, size_t *cap)
+{
+    do {
+        struct timeval zero = {0, 0};
+        amqp_envelope_t env;
+        amqp_maybe_release_buffers(conn);
+        amqp_rpc_reply_t r = amqp_consume_message(conn, &env, &zero, 0);
+        if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+            on_message(&env, frame, cap);
+            amqp_destroy_envelope(&env);
+            continue;
+        }
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            r.library_error == AMQP_STATUS_TIMEOUT)
+            return true;
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+            amqp_frame_t fr;
+            if (amqp_simple_wait_frame_noblock(conn, &fr, &zero) == AMQP_STATUS_OK &&
+                fr.frame_type == AMQP_FRAME_METHOD)
+                fprintf(stderr, "floor: broker sent method 0x%08x, stopping\n",
+                        (unsigned)fr.payload.method.id);
+            else
+                fprintf(stderr, "floor: unexpected AMQP frame, stopping\n");
+            return false;
+        }
+        amqp_ok(r, "consume");
+        return false;
+    } while (amqp_data_in_buffer(conn) || amqp_frames_enqueued(conn));
+    return true;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: floor [--port N] [--amqp-url URL] [--exchange NAME]\n"
+                 "The benchmark's raw floor: one thread, epoll, one write() per client per\n"
+                 "broker message. Listens on 127.0.0.1 (--port 0: any free port, printed).\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'},
+        {"amqp-url", required_argument, NULL, 'u'},
+        {"exchange", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long port = 0;
+    const char *url_arg = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    const char *exchange = "crypto-info";
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'p':
+            port = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || port < 0 || port > 65535) {
+                fprintf(stderr, "floor: --port: 0..65535\n");
+                return 2;
+            }
+            break;
+        case 'u':
+            url_arg = optarg;
+            break;
+        case 'e':
+            exchange = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    g_fd_cap = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 22) ? 1 << 22
+                                                                         : (int)rl.rlim_cur;
+    g_clients = calloc((size_t)g_fd_cap, sizeof *g_clients);
+    g_streaming = calloc((size_t)g_fd_cap, sizeof *g_streaming);
+    if (g_clients == NULL || g_streaming == NULL) {
+        fprintf(stderr, "floor: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < g_fd_cap; i++)
+        g_clients[i].pos = -1;
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char *url = strdup(url_arg); /* amqp_parse_url writes into it */
+    amqp_connection_state_t conn = url ? amqp_setup(url, exchange) : NULL;
+    if (conn == NULL)
+        return 1;
+    int afd = amqp_get_sockfd(conn);
+
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t slen = sizeof sin;
+    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(lfd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(lfd, 65535) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&sin, &slen) != 0) {
+        fprintf(stderr, "floor: listen on 127.0.0.1:%ld: %s\n", port, strerror(errno));
+        return 1;
+    }
+    g_epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfd};
+    struct epoll_event aev = {.events = EPOLLIN, .data.fd = afd};
+    if (g_epfd < 0 || epoll_ctl(g_epfd, EPOLL_CTL_ADD, lfd, &lev) != 0 ||
+        epoll_ctl(g_epfd, EPOLL_CTL_ADD, afd, &aev) != 0) {
+        fprintf(stderr, "floor: epoll: %s\n", strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "listening on port %u\n", (unsigned)ntohs(sin.sin_port));
+
+    char *frame = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    struct epoll_event evs[EPOLL_BATCH];
+    while (!g_stop) {
+        int n = epoll_wait(g_epfd, evs, EPOLL_BATCH, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "floor: epoll_wait: %s\n", strerror(errno));
+            rc = 1;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == lfd) {
+                accept_clients(lfd);
+            } else if (fd == afd) {
+                if (!amqp_readable(conn, &frame, &cap)) {
+                    rc = 1;
+                    g_stop = 1;
+                    break;
+                }
+            } else if (g_clients[fd].used) {
+                /* A client dropped earlier in this batch may be a new one by now: the
+                 * stale event then just reads EAGAIN. */
+                if (g_clients[fd].req != NULL)
+                    read_request(fd);
+                else
+                    streaming_event(fd);
+            }
+        }
+    }
+    fprintf(stderr, "floor: %llu messages, %llu writes, %llu clients dropped, %d streaming\n",
+            g_messages, g_writes, g_dropped, g_nstreaming);
+    for (int i = g_nstreaming - 1; i >= 0; i--)
+        drop_client(g_streaming[i]);
+    free(frame);
+    amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(conn);
+    free(url);
+    return rc;
+}
