@@ -200,15 +200,15 @@ static amqp_connection_state_t amqp_setup(char *url, const char *exchange)
     }
     /* heartbeat 0: this program never blocks long, but it also never services heartbeats
      * while idle in epoll_wait, so do not ask for them. */
-    if (!amqp_ok(amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
-                            ci.password),
-                 "login"))
+    if (!amqp_ok(
+            amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
+            "login"))
         goto fail;
     amqp_channel_open(conn, 1);
     if (!amqp_ok(amqp_get_rpc_reply(conn), "channel.open"))
         goto fail;
-    amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"), 0,
-                          1, 0, 0, amqp_empty_table);
+    amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"), 0, 1,
+                          0, 0, amqp_empty_table);
     if (!amqp_ok(amqp_get_rpc_reply(conn), "exchange.declare"))
         goto fail;
     amqp_queue_declare_ok_t *q =
@@ -355,8 +355,8 @@ int main(int argc, char **argv)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             getrlimit(RLIMIT_NOFILE, &rl);
     }
-    g_fd_cap = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 22) ? 1 << 22
-                                                                         : (int)rl.rlim_cur;
+    g_fd_cap =
+        rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 22) ? 1 << 22 : (int)rl.rlim_cur;
     g_clients = calloc((size_t)g_fd_cap, sizeof *g_clients);
     g_streaming = calloc((size_t)g_fd_cap, sizeof *g_streaming);
     if (g_clients == NULL || g_streaming == NULL) {

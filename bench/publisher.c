@@ -70,8 +70,8 @@ static size_t make_body(char *buf, size_t size, double rate, int64_t *real_us)
     int n = snprintf(buf, BODY_MAX,
                      "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%07ldZ\",\"asset_id_base\":\"BTC\","
                      "\"asset_id_quote\":\"USD\",\"rate\":%.10f",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 100, rate);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 100, rate);
     size_t len = (size_t)n;
     static const char pad_open[] = ",\"pad\":\"";
     size_t overhead = sizeof pad_open - 1 + 2; /* the pad field, its closing quote, '}' */
@@ -122,20 +122,19 @@ static amqp_connection_state_t amqp_setup(char *url, const char *exchange)
     }
     int rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tmo);
     if (rc != AMQP_STATUS_OK) {
-        fprintf(stderr, "publisher: connect %s:%d: %s\n", ci.host, ci.port,
-                amqp_error_string2(rc));
+        fprintf(stderr, "publisher: connect %s:%d: %s\n", ci.host, ci.port, amqp_error_string2(rc));
         goto fail;
     }
     /* No heartbeats: we sleep between ticks and would not service them (DESIGN.md 4). */
-    if (!amqp_ok(amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
-                            ci.password),
-                 "login"))
+    if (!amqp_ok(
+            amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
+            "login"))
         goto fail;
     amqp_channel_open(conn, 1);
     if (!amqp_ok(amqp_get_rpc_reply(conn), "channel.open"))
         goto fail;
-    amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"), 0,
-                          1, 0, 0, amqp_empty_table);
+    amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"), 0, 1,
+                          0, 0, amqp_empty_table);
     if (!amqp_ok(amqp_get_rpc_reply(conn), "exchange.declare"))
         goto fail;
     return conn;
@@ -158,8 +157,8 @@ static bool amqp_send(amqp_connection_state_t conn, const char *exchange, const 
         .message_id = amqp_cstring_bytes(idbuf),
     };
     amqp_bytes_t b = {.len = len, .bytes = (void *)body};
-    int rc = amqp_basic_publish(conn, 1, amqp_cstring_bytes(exchange), amqp_empty_bytes, 0, 0,
-                                &p, b);
+    int rc =
+        amqp_basic_publish(conn, 1, amqp_cstring_bytes(exchange), amqp_empty_bytes, 0, 0, &p, b);
     if (rc != AMQP_STATUS_OK) {
         fprintf(stderr, "publisher: basic.publish: %s\n", amqp_error_string2(rc));
         return false;
@@ -177,8 +176,8 @@ struct http {
     char host[256], port[8], path[512];
     int fd;
     char buf[RESP_MAX];
-    size_t len;                 /* bytes read and not yet parsed */
-    unsigned long outstanding;  /* POSTs written, not yet answered */
+    size_t len;                /* bytes read and not yet parsed */
+    unsigned long outstanding; /* POSTs written, not yet answered */
     unsigned long long answered, refused, lost;
 };
 

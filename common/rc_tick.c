@@ -258,13 +258,13 @@ static int check_fields(struct rc_tick *t, const cJSON *obj, char *err, size_t e
 static int json_number_valid(const char *s, size_t n)
 {
     size_t i = 0;
-#define DIGITS(min)                                                                            \
-    do {                                                                                       \
-        size_t d0 = i;                                                                         \
-        while (i < n && s[i] >= '0' && s[i] <= '9')                                            \
-            i++;                                                                               \
-        if (i - d0 < (min))                                                                    \
-            return 0;                                                                          \
+#define DIGITS(min)                                                                                \
+    do {                                                                                           \
+        size_t d0 = i;                                                                             \
+        while (i < n && s[i] >= '0' && s[i] <= '9')                                                \
+            i++;                                                                                   \
+        if (i - d0 < (min))                                                                        \
+            return 0;                                                                              \
     } while (0)
     if (i < n && s[i] == '-')
         i++;

@@ -2,8 +2,8 @@
 
 #include <inttypes.h>
 #include <microhttpd.h>
-#include <pthread.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,7 +308,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 /* libmicrohttpd logs one line per malformed request: a flood of bad
  * requests must not become a flood of log lines. At most LOG_BURST lines
  * per LOG_WINDOW_MS, then a count of what was left out. */
-#define LOG_BURST 20
+#define LOG_BURST     20
 #define LOG_WINDOW_MS 10000
 
 static int log_allowed(uint64_t *suppressed)
