@@ -20,11 +20,11 @@ void rc_log_set_level(enum rc_log_level level)
     atomic_store(&log_level, (int)level);
 }
 
-int rc_log_parse_level(const char *name, enum rc_log_level *out)
+int rc_log_set_level_name(const char *name)
 {
     for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
         if (strcmp(name, level_names[i]) == 0) {
-            *out = (enum rc_log_level)i;
+            rc_log_set_level((enum rc_log_level)i);
             return 0;
         }
     }

@@ -18,8 +18,9 @@ enum rc_log_level { RC_LOG_DEBUG, RC_LOG_INFO, RC_LOG_WARN, RC_LOG_ERROR };
  * must outlive all logging (a literal). */
 void rc_log_set_name(const char *name);
 void rc_log_set_level(enum rc_log_level level);
-/* "debug", "info", "warn", "error": 0, or -1 for an unknown name. */
-int rc_log_parse_level(const char *name, enum rc_log_level *out);
+/* Set the level by name ("debug", "info", "warn", "error"): 0, or -1 for
+ * an unknown name (the level is then unchanged). */
+int rc_log_set_level_name(const char *name);
 
 void rc_log(enum rc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,6 +1,5 @@
 #include "rc_time.h"
 
-#include <errno.h>
 #include <sys/random.h>
 #include <time.h>
 

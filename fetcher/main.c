@@ -100,12 +100,10 @@ static int load_config(struct config *c, int argc, char **argv)
             rc_error("%s", err);
         return rc;
     }
-    enum rc_log_level lvl;
-    if (rc_log_parse_level(c->log_level, &lvl) < 0) {
+    if (rc_log_set_level_name(c->log_level) < 0) {
         rc_error("invalid --log-level '%s': expected debug, info, warn or error", c->log_level);
         return -1;
     }
-    rc_log_set_level(lvl);
     if (c->interval_ms <= 0 || c->buffer == 0) {
         rc_error("--interval and --buffer must be more than 0");
         return -1;

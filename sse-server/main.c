@@ -84,12 +84,10 @@ static int load_config(struct config *c, int argc, char **argv)
             rc_error("%s", err);
         return rc;
     }
-    enum rc_log_level lvl;
-    if (rc_log_parse_level(c->log_level, &lvl) < 0) {
-        rc_error("invalid --log-level '%s'", c->log_level);
+    if (rc_log_set_level_name(c->log_level) < 0) {
+        rc_error("invalid --log-level '%s': expected debug, info, warn or error", c->log_level);
         return -1;
     }
-    rc_log_set_level(lvl);
     if (c->max_clients == 0 || c->history == 0 || c->threads == 0 || c->heartbeat_ms <= 0 ||
         c->reconnect_max_ms <= 0 || c->request_timeout_ms < 1000 || c->conn_memory_kib < 4) {
         rc_error("--max-clients, --history, --threads, --heartbeat and --reconnect-max must be "

@@ -122,13 +122,11 @@ static int parse_seed(const char *text, uint64_t *out)
  * rc_config cannot know about. */
 static int build_config(struct fake_config *cfg, char *err, size_t errlen)
 {
-    enum rc_log_level level;
-    if (rc_log_parse_level(opt_log_level, &level) < 0) {
+    if (rc_log_set_level_name(opt_log_level) < 0) {
         snprintf(err, errlen, "invalid --log-level '%s': expected debug, info, warn or error",
                  opt_log_level);
         return -1;
     }
-    rc_log_set_level(level);
     if (opt_port > 65535) {
         snprintf(err, errlen, "invalid --port %u: expected 0 to 65535", opt_port);
         return -1;
