@@ -20,10 +20,11 @@ SANFLAGS ?=
 # Debian packages: build, tests, and the local broker used by tests and the demo.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev librabbitmq-dev libcurl4-openssl-dev \
             libcjson-dev libcmocka-dev rabbitmq-server amqp-tools curl docker-compose \
-            iproute2 procps clang libclang-rt-14-dev valgrind chromium nodejs
+            iproute2 procps clang libclang-rt-14-dev valgrind chromium nodejs \
+            nginx openssl systemd
 
 # Only for make bench: the peer we measure against, and the plot.
-BENCH_PKGS := nginx libnginx-mod-nchan gnuplot-nox
+BENCH_PKGS := libnginx-mod-nchan gnuplot-nox
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(1) 2>/dev/null)
