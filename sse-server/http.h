@@ -22,6 +22,7 @@ struct sse_http_config {
     unsigned threads;           /* libmicrohttpd worker threads */
     unsigned request_timeout_s; /* for everything but streams (slow headers) */
     size_t conn_memory;         /* per-connection memory pool, bytes */
+    size_t sndbuf;              /* SO_SNDBUF per connection, bytes; 0: kernel autotuning */
     unsigned retry_ms;          /* base of the jittered retry: field */
 };
 

@@ -31,7 +31,7 @@ static void on_signal(int sig)
 
 struct config {
     const char *listen, *amqp_url, *exchange, *cors, *log_level, *publish_token;
-    unsigned max_clients, history, threads, conn_memory_kib, retry_ms;
+    unsigned max_clients, history, threads, conn_memory_kib, sndbuf_kib, retry_ms;
     int64_t heartbeat_ms, amqp_heartbeat_ms, reconnect_max_ms, request_timeout_ms;
 };
 
@@ -65,6 +65,9 @@ static int load_config(struct config *c, int argc, char **argv)
         {"conn-memory", "SSE_CONN_MEMORY_KIB", "16",
          "per-connection memory pool in KiB (libmicrohttpd's default is 32)", RC_OPT_UINT,
          &c->conn_memory_kib, 0},
+        {"sndbuf", "SSE_SNDBUF_KIB", "32",
+         "kernel send buffer per connection in KiB (0: the kernel's autotuning, up to MiBs)",
+         RC_OPT_UINT, &c->sndbuf_kib, 0},
         {"publish-token", "SSE_PUBLISH_TOKEN", NULL,
          "bearer token enabling POST /api/v1/sso/broadcast (unset: disabled)", RC_OPT_STRING,
          &c->publish_token, 1},
@@ -146,6 +149,7 @@ int main(int argc, char **argv)
                                    .threads = cfg.threads,
                                    .request_timeout_s = (unsigned)(cfg.request_timeout_ms / 1000),
                                    .conn_memory = (size_t)cfg.conn_memory_kib * 1024,
+                                   .sndbuf = (size_t)cfg.sndbuf_kib * 1024,
                                    .retry_ms = cfg.retry_ms};
     /* The broadcast connection only publishes, now and then: no AMQP
      * heartbeats to service (a dead connection is replaced on use). */
