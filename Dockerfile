@@ -1,4 +1,5 @@
-# ratecast: one image with both programs (sse-server is the default command).
+# ratecast: one image with the programs (sse-server is the default command;
+# fetcher, and fake-coinapi for docker-compose's demo profile).
 # Multi-stage on Debian bookworm: the build stage has the -dev packages, the
 # runtime stage only the shared libraries, and runs as an unprivileged user.
 
@@ -9,11 +10,15 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
+# The Makefile includes the fuzzing rules; only the file is needed.
+COPY tests/fuzz/fuzz.mk tests/fuzz/fuzz.mk
 COPY common common
 COPY fetcher fetcher
 COPY sse-server sse-server
 COPY tests/fake-coinapi tests/fake-coinapi
-RUN make all
+# Only the programs the image ships (`make all` also builds the load client
+# from bench/, which is not copied in).
+RUN make bin/sse-server bin/fetcher bin/fake-coinapi
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -21,9 +26,9 @@ RUN apt-get update \
       libcjson1 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ratecast
-COPY --from=build /src/bin/sse-server /src/bin/fetcher /usr/local/bin/
+COPY --from=build /src/bin/sse-server /src/bin/fetcher /src/bin/fake-coinapi /usr/local/bin/
 USER ratecast
 EXPOSE 8181
-# Only meaningful for the sse-server command; compose turns it off for the fetcher.
+# Only meaningful for the sse-server command; compose turns it off for the others.
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8181/healthz || exit 1
 CMD ["sse-server"]

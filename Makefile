@@ -49,7 +49,7 @@ LIBFETCH  := $(B)/libfetch.a
 LIBSSE    := $(B)/libsse.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check check-asan check-unit demo clean format valgrind bench
+.PHONY: all deps check check-asan check-unit demo clean format valgrind bench install uninstall
 # Quiet by default; `make V=1` shows the commands.
 ifeq ($(V),1)
 Q :=
@@ -155,6 +155,51 @@ format:
 
 clean:
 	rm -rf build bin build-asan bin-asan build-fuzz
+
+# make install / make uninstall: GNU-style directories (override any of
+# them), DESTDIR to stage into a tree (packages, tests/integration/install.sh).
+# The programs are installed as ratecast-sse-server, ratecast-fetcher and
+# ratecast-fake-coinapi ("fetcher" alone would be a vague name in
+# /usr/local/bin); the docker image keeps the short names. The systemd units
+# go where systemd finds them for PREFIX=/usr/local, with their ExecStart
+# and documentation paths rewritten to BINDIR and DOCDIR. Configuration is
+# the admin's: nothing is written to /etc (the env file examples go to DOCDIR).
+PREFIX         ?= /usr/local
+EXEC_PREFIX    ?= $(PREFIX)
+BINDIR         ?= $(EXEC_PREFIX)/bin
+DATAROOTDIR    ?= $(PREFIX)/share
+DOCDIR         ?= $(DATAROOTDIR)/doc/ratecast
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL        ?= install
+
+INST_PROGS := sse-server fetcher fake-coinapi
+INST_UNITS := ratecast-sse-server.service ratecast-fetcher.service
+INST_DOCS   = README.md $(wildcard docs/*) deploy/nginx/ratecast.conf deploy/nginx/render \
+              $(wildcard deploy/systemd/*.env.example)
+# The units are written for the default directories; only these lines move.
+UNIT_SED := -e 's|^ExecStart=/usr/local/bin/|ExecStart=$(BINDIR)/|' \
+            -e 's|/usr/local/share/doc/ratecast/|$(DOCDIR)/|'
+
+install: $(addprefix $(BIN)/,$(INST_PROGS))
+	$(Q)$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(SYSTEMDUNITDIR)"
+	$(Q)for p in $(INST_PROGS); do \
+	    $(INSTALL) -m 0755 "$(BIN)/$$p" "$(DESTDIR)$(BINDIR)/ratecast-$$p" || exit 1; done
+	$(Q)for f in $(INST_DOCS); do \
+	    m=0644; [ -x "$$f" ] && m=0755; \
+	    $(INSTALL) -D -m $$m "$$f" "$(DESTDIR)$(DOCDIR)/$$f" || exit 1; done
+	$(Q)for u in $(INST_UNITS); do \
+	    sed $(UNIT_SED) "deploy/systemd/$$u" >"$(DESTDIR)$(SYSTEMDUNITDIR)/$$u" && \
+	    chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u" || exit 1; done
+	@echo "installed ratecast-{sse-server,fetcher,fake-coinapi} in $(DESTDIR)$(BINDIR),"
+	@echo "  units in $(DESTDIR)$(SYSTEMDUNITDIR), docs and deploy/ examples in $(DESTDIR)$(DOCDIR)"
+
+uninstall:
+	rm -f $(addprefix "$(DESTDIR)$(BINDIR)/ratecast-,$(addsuffix ",$(INST_PROGS))) \
+	      $(addprefix "$(DESTDIR)$(SYSTEMDUNITDIR)/,$(addsuffix ",$(INST_UNITS))) \
+	      $(addprefix "$(DESTDIR)$(DOCDIR)/,$(addsuffix ",$(INST_DOCS)))
+	$(Q)for d in deploy/nginx deploy/systemd deploy docs; do \
+	    rmdir "$(DESTDIR)$(DOCDIR)/$$d" 2>/dev/null; done; rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null; true
+	@echo "(enabled units leave links behind: systemctl disable ratecast-sse-server ratecast-fetcher first)"
 
 # libFuzzer targets: fuzz-build, fuzz (their own compiler, flags and tree).
 include tests/fuzz/fuzz.mk
