@@ -8,6 +8,14 @@
  * the caller's err buffer. Reasons name host, port and vhost, never the
  * password. After a -1 from anything but connect, the connection should be
  * treated as dead: free it and connect again (see rc_backoff).
+ *
+ * amqps:// URLs connect over TLS (OpenSSL, through rabbitmq-c), verifying
+ * the broker's certificate against ca_file and its name against the URL's
+ * host. rabbitmq-c 0.11 loads no system CAs, so ca_file is required, and
+ * it matches the host only against the certificate's DNS names (its CN
+ * when it has none), never its IP addresses: put a host name in the URL
+ * (amqps://user:pass@localhost:5671/%2f), not an address. OpenSSL is
+ * initialised once per process, on the first amqps connect.
  */
 #ifndef RC_AMQP_H
 #define RC_AMQP_H
@@ -17,12 +25,21 @@
 
 struct rc_amqp;
 
+/* Debian's bundle of the system's trusted CAs (package ca-certificates):
+ * the default for --amqp-ca, since rabbitmq-c loads none by itself. */
+#define RC_AMQP_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
+
 struct rc_amqp_params {
-    const char *url;       /* amqp://user:pass@host:port/vhost */
+    const char *url;       /* amqp://user:pass@host:port/vhost or amqps://... */
+    const char *ca_file;   /* PEM CA bundle for amqps (unused for amqp://) */
     unsigned heartbeat_s;  /* AMQP heartbeat; 0 disables (not advised) */
-    int64_t timeout_ms;    /* TCP connect, handshake and every RPC */
+    int64_t timeout_ms;    /* TCP connect, TLS and AMQP handshakes, every RPC */
     const char *conn_name; /* shown in the management UI */
 };
+
+/* Start-up check: for an amqps:// URL, the CA bundle must be readable
+ * (0, or -1 with a reason naming the file). Other URLs pass. */
+int rc_amqp_check_tls(const struct rc_amqp_params *p, char *err, size_t errlen);
 
 /* Connect, log in and open channel 1. NULL on failure with err set. */
 struct rc_amqp *rc_amqp_connect(const struct rc_amqp_params *p, char *err, size_t errlen);

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rc_version.h"
 
@@ -46,6 +47,34 @@ static int parse_uint(const char *s, unsigned *out)
     return 0;
 }
 
+/* People and tools spell a switch in the environment as "true", "1", "yes"
+ * or "on": accept the usual spellings (any case), nothing else. */
+static int parse_bool(const char *s, int *out)
+{
+    static const struct {
+        const char *yes, *no;
+    } words[] = {{"1", "0"}, {"true", "false"}, {"yes", "no"}, {"on", "off"}};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strcasecmp(s, words[i].yes) == 0 || strcasecmp(s, words[i].no) == 0) {
+            *out = strcasecmp(s, words[i].yes) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const char *expected(enum rc_opt_type t)
+{
+    switch (t) {
+    case RC_OPT_DURATION:
+        return "a duration such as 500ms, 1s, 2m, 1h or 0";
+    case RC_OPT_BOOL:
+        return "true or false (also yes/no, on/off, 1/0)";
+    default:
+        return "a non-negative integer";
+    }
+}
+
 /* Store one textual value into an option's destination. */
 static int set_value(const struct rc_option *o, const char *val, const char *origin, char *err,
                      size_t errlen)
@@ -65,14 +94,16 @@ static int set_value(const struct rc_option *o, const char *val, const char *ori
         if (parse_uint(val, (unsigned *)o->dest) < 0)
             goto bad;
         return 0;
+    case RC_OPT_BOOL:
+        if (parse_bool(val, (int *)o->dest) < 0)
+            goto bad;
+        return 0;
     }
 bad:
     /* Secret options never echo their value, even when it is malformed. */
     snprintf(err, errlen, "invalid value %s%s%s for --%s (from %s): expected %s",
              o->secret ? "" : "'", o->secret ? "(hidden)" : val, o->secret ? "" : "'", o->name,
-             origin,
-             o->type == RC_OPT_DURATION ? "a duration such as 500ms, 1s, 2m, 1h or 0"
-                                        : "a non-negative integer");
+             origin, expected(o->type));
     return -1;
 }
 
@@ -144,6 +175,8 @@ int rc_config_parse(const struct rc_option *opts, int argc, char **argv, const c
             return -1;
         }
         const char *val = eq ? eq + 1 : NULL;
+        if (val == NULL && o->type == RC_OPT_BOOL)
+            val = "true"; /* a bare switch; the next argument is not its value */
         if (val == NULL) {
             if (i + 1 >= argc) {
                 snprintf(err, errlen, "option --%s needs a value", o->name);

@@ -5,8 +5,11 @@
  * ending with an entry whose name is NULL; the same table drives parsing,
  * --help and validation, so help text and behaviour cannot drift apart.
  *
- * Flags take "--name value" or "--name=value". Every option may also come
- * from its environment variable (env may be NULL for flag-only options).
+ * Flags take "--name value" or "--name=value"; a boolean flag alone
+ * ("--reuse-port") means true and never takes the next argument, so it can
+ * be followed by other flags ("--reuse-port=false" turns it off). Every
+ * option may also come from its environment variable (env may be NULL for
+ * flag-only options).
  * An option with secret=1 never has its value printed (not even in --help,
  * which shows only whether it is set).
  *
@@ -24,6 +27,7 @@ enum rc_opt_type {
     RC_OPT_STRING,   /* const char ** */
     RC_OPT_DURATION, /* int64_t * milliseconds: "500ms", "1s", "2m", "1h", "0" */
     RC_OPT_UINT,     /* unsigned * */
+    RC_OPT_BOOL,     /* int * (0 or 1): true/false, yes/no, on/off, 1/0 */
 };
 
 struct rc_option {

@@ -37,7 +37,7 @@ static void on_signal(int sig)
 }
 
 struct config {
-    const char *pairs, *amqp_url, *exchange, *coinapi_url, *coinapi_key, *log_level;
+    const char *pairs, *amqp_url, *amqp_ca, *exchange, *coinapi_url, *coinapi_key, *log_level;
     int64_t interval_ms, duration_ms, heartbeat_ms, route_grace_ms, drain_ms;
     unsigned buffer;
 };
@@ -72,6 +72,9 @@ static int load_config(struct config *c, int argc, char **argv)
          &c->duration_ms, 0},
         {"amqp-url", "AMQP_URL", "amqp://guest:guest@localhost:5672/%2f", "broker URL",
          RC_OPT_STRING, &c->amqp_url, 0},
+        {"amqp-ca", "AMQP_CA_FILE", RC_AMQP_DEFAULT_CA,
+         "CA bundle (PEM) that verifies the broker's certificate for amqps:// URLs", RC_OPT_STRING,
+         &c->amqp_ca, 0},
         {"exchange", "AMQP_EXCHANGE", "crypto-info", "fanout exchange to publish to", RC_OPT_STRING,
          &c->exchange, 0},
         {"amqp-heartbeat", "AMQP_HEARTBEAT", "10s", "AMQP heartbeat interval", RC_OPT_DURATION,
@@ -106,6 +109,11 @@ static int load_config(struct config *c, int argc, char **argv)
     }
     if (c->interval_ms <= 0 || c->buffer == 0) {
         rc_error("--interval and --buffer must be more than 0");
+        return -1;
+    }
+    struct rc_amqp_params tls = {.url = c->amqp_url, .ca_file = c->amqp_ca};
+    if (rc_amqp_check_tls(&tls, err, sizeof err) < 0) {
+        rc_error("%s", err);
         return -1;
     }
     if (c->coinapi_key == NULL || c->coinapi_key[0] == '\0') {
@@ -301,6 +309,7 @@ int main(int argc, char **argv)
         goto out;
     }
     struct rc_amqp_params ap = {.url = cfg.amqp_url,
+                                .ca_file = cfg.amqp_ca,
                                 .heartbeat_s = (unsigned)((cfg.heartbeat_ms + 999) / 1000),
                                 .timeout_ms = 5000,
                                 .conn_name = "ratecast fetcher"};

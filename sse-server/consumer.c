@@ -102,6 +102,7 @@ static void *run(void *arg)
     struct sse_consumer *c = arg;
     struct rc_backoff bo = {.base_ms = 250, .cap_ms = c->cfg->reconnect_max_ms};
     struct rc_amqp_params p = {.url = c->cfg->amqp_url,
+                               .ca_file = c->cfg->amqp_ca,
                                .heartbeat_s = c->cfg->heartbeat_s,
                                .timeout_ms = 5000,
                                .conn_name = "ratecast sse-server"};

@@ -18,6 +18,7 @@
 
 struct sse_consumer_config {
     const char *amqp_url;
+    const char *amqp_ca; /* CA bundle for amqps:// URLs */
     const char *exchange;
     unsigned heartbeat_s;
     int64_t reconnect_max_ms;

@@ -30,6 +30,9 @@ struct sse_http {
     struct sse_stream_env env;
     struct sse_deadlines *deadlines;
     struct MHD_Daemon *daemon;
+    pthread_t starter;   /* the thread in MHD_start_daemon */
+    int starting;        /* read and written by the starter only */
+    char start_err[512]; /* libmicrohttpd's first complaint while starting */
 };
 
 /* A POST body being received (the only requests with one). */
@@ -346,12 +349,16 @@ static int log_allowed(uint64_t *suppressed)
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct sse_http *s = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
+    /* A failed start is explained only here (a bind error, a TLS error):
+     * keep the first line for the caller's err. */
+    if (pthread_equal(pthread_self(), s->starter) && s->starting && s->start_err[0] == '\0')
+        snprintf(s->start_err, sizeof s->start_err, "%s", msg);
     /* A client going away mid-stream is routine, not a warning. */
     if (strstr(msg, "application error generating response") ||
         strstr(msg, "Failed to send the footers") || strstr(msg, "no longer available")) {
@@ -394,6 +401,22 @@ static int resolve_listen(const char *listen, struct sockaddr_storage *ss, char 
     return 0;
 }
 
+/* Options that depend on the configuration: varargs cannot be optional,
+ * an MHD_OPTION_ARRAY can. o has room for 4. */
+static void optional_options(const struct sse_http_config *cfg, struct MHD_OptionItem *o)
+{
+    size_t n = 0;
+    if (cfg->tls_cert && cfg->tls_key) {
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert};
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key};
+    }
+    /* SO_REUSEPORT: every process bound with it shares the port, and the
+     * kernel spreads new connections across them. */
+    if (cfg->reuse_port)
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
+    o[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
 static int open_file_limit(void)
 {
     struct rlimit rl;
@@ -431,18 +454,31 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (cfg->tls_cert && cfg->tls_key)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem extra[4];
+    optional_options(cfg, extra);
+    s->starter = pthread_self();
+    s->starting = 1;
     /* Varargs must have exactly the types libmicrohttpd reads. */
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)(cfg->max_clients + SPARE_SOCKETS), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->conn_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+        s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    s->starting = 0;
     if (s->daemon == NULL) {
-        snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed?)", cfg->listen);
+        int in_use = strstr(s->start_err, "in use") != NULL;
+        snprintf(err, errlen, "cannot listen on %s: %s%s", cfg->listen,
+                 s->start_err[0] ? s->start_err : "libmicrohttpd refused to start",
+                 !in_use           ? ""
+                 : cfg->reuse_port ? " (the process holding it was started without --reuse-port)"
+                                   : " (several sse-servers share a port only if each has "
+                                     "--reuse-port)");
         sse_reaper_stop(s->env.reaper);
         sse_deadlines_free(s->deadlines);
         free(s);

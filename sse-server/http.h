@@ -24,6 +24,9 @@ struct sse_http_config {
     size_t conn_memory;         /* per-connection memory pool, bytes */
     size_t sndbuf;              /* SO_SNDBUF per connection, bytes; 0: kernel autotuning */
     unsigned retry_ms;          /* base of the jittered retry: field */
+    const char *tls_cert;       /* PEM text: serve HTTPS (with tls_key); NULL: HTTP */
+    const char *tls_key;        /* PEM text; both borrowed, must outlive the server */
+    int reuse_port;             /* SO_REUSEPORT: several processes share the port */
 };
 
 struct sse_http;

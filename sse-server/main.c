@@ -20,6 +20,7 @@
 #include "rc_config.h"
 #include "rc_log.h"
 #include "rc_time.h"
+#include "tls.h"
 
 static volatile sig_atomic_t stop;
 
@@ -33,6 +34,8 @@ struct config {
     const char *listen, *amqp_url, *exchange, *cors, *log_level, *publish_token;
     unsigned max_clients, history, threads, conn_memory_kib, sndbuf_kib, retry_ms;
     int64_t heartbeat_ms, amqp_heartbeat_ms, reconnect_max_ms, request_timeout_ms;
+    const char *amqp_ca, *tls_cert, *tls_key;
+    int reuse_port;
 };
 
 static const char summary[] =
@@ -44,8 +47,19 @@ static int load_config(struct config *c, int argc, char **argv)
     const struct rc_option opts[] = {
         {"listen", "SSE_LISTEN", "0.0.0.0:8181", "address and port to serve on", RC_OPT_STRING,
          &c->listen, 0},
+        {"tls-cert", "SSE_TLS_CERT", NULL,
+         "certificate chain (PEM) to serve HTTPS with; needs --tls-key (unset: plain HTTP)",
+         RC_OPT_STRING, &c->tls_cert, 0},
+        {"tls-key", "SSE_TLS_KEY", NULL, "private key (PEM) of --tls-cert", RC_OPT_STRING,
+         &c->tls_key, 0},
+        {"reuse-port", "SSE_REUSE_PORT", "false",
+         "share the port with other sse-server processes that also set it (SO_REUSEPORT)",
+         RC_OPT_BOOL, &c->reuse_port, 0},
         {"amqp-url", "AMQP_URL", "amqp://guest:guest@localhost:5672/%2f", "broker URL",
          RC_OPT_STRING, &c->amqp_url, 0},
+        {"amqp-ca", "AMQP_CA_FILE", RC_AMQP_DEFAULT_CA,
+         "CA bundle (PEM) that verifies the broker's certificate for amqps:// URLs", RC_OPT_STRING,
+         &c->amqp_ca, 0},
         {"exchange", "AMQP_EXCHANGE", "crypto-info", "fanout exchange to consume", RC_OPT_STRING,
          &c->exchange, 0},
         {"max-clients", "SSE_MAX_CLIENTS", "10000", "streams served at once; more get 503",
@@ -97,6 +111,18 @@ static int load_config(struct config *c, int argc, char **argv)
                  "more than 0, --request-timeout at least 1s, --conn-memory at least 4");
         return -1;
     }
+    /* Half a TLS configuration is a mistake, not a request for plain HTTP. */
+    if ((c->tls_cert != NULL) != (c->tls_key != NULL)) {
+        rc_error("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither "
+                 "for HTTP (only --%s was given)",
+                 c->tls_cert ? "tls-cert" : "tls-key");
+        return -1;
+    }
+    struct rc_amqp_params tls = {.url = c->amqp_url, .ca_file = c->amqp_ca};
+    if (rc_amqp_check_tls(&tls, err, sizeof err) < 0) {
+        rc_error("%s", err);
+        return -1;
+    }
     if (c->retry_ms > 3600000) {
         rc_error("--retry-ms must be at most 3600000 (1 h)");
         return -1;
@@ -127,11 +153,18 @@ int main(int argc, char **argv)
     struct sse_consumer *consumer = NULL;
     struct sse_http *http = NULL;
     struct sse_broadcast *broadcast = NULL;
+    struct sse_tls tls = {0};
 
     rc_log_set_name("sse-server");
     int rc = load_config(&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    /* Unreadable files or a key that is not the certificate's: a
+     * configuration error, found before anything starts. */
+    if (cfg.tls_cert && sse_tls_load(&tls, cfg.tls_cert, cfg.tls_key, err, sizeof err) < 0) {
+        rc_error("%s", err);
+        return 2;
+    }
 
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
@@ -139,6 +172,7 @@ int main(int argc, char **argv)
     raise_nofile(cfg.max_clients);
 
     struct sse_consumer_config ccfg = {.amqp_url = cfg.amqp_url,
+                                       .amqp_ca = cfg.amqp_ca,
                                        .exchange = cfg.exchange,
                                        .heartbeat_s =
                                            (unsigned)((cfg.amqp_heartbeat_ms + 999) / 1000),
@@ -150,10 +184,14 @@ int main(int argc, char **argv)
                                    .request_timeout_s = (unsigned)(cfg.request_timeout_ms / 1000),
                                    .conn_memory = (size_t)cfg.conn_memory_kib * 1024,
                                    .sndbuf = (size_t)cfg.sndbuf_kib * 1024,
-                                   .retry_ms = cfg.retry_ms};
+                                   .retry_ms = cfg.retry_ms,
+                                   .tls_cert = tls.cert,
+                                   .tls_key = tls.key,
+                                   .reuse_port = cfg.reuse_port};
     /* The broadcast connection only publishes, now and then: no AMQP
      * heartbeats to service (a dead connection is replaced on use). */
     struct rc_amqp_params bparams = {.url = cfg.amqp_url,
+                                     .ca_file = cfg.amqp_ca,
                                      .heartbeat_s = 0,
                                      .timeout_ms = 5000,
                                      .conn_name = "ratecast sse-server broadcast"};
@@ -178,10 +216,11 @@ int main(int argc, char **argv)
     char safe_url[512];
     rc_url_redact(cfg.amqp_url, safe_url, sizeof safe_url);
     /* Tests and scripts read the port from this line when given port 0. */
-    rc_info("listening on port %u: stream at /api/v1/sso/stream (--listen %s, max %u "
-            "clients, broadcast %s), consuming '%s' from %s",
-            sse_http_port(http), cfg.listen, cfg.max_clients, broadcast ? "enabled" : "disabled",
-            cfg.exchange, safe_url);
+    rc_info("listening on port %u, serving %s%s: stream at /api/v1/sso/stream (--listen %s, max "
+            "%u clients, broadcast %s), consuming '%s' from %s",
+            sse_http_port(http), tls.cert ? "HTTPS" : "HTTP",
+            cfg.reuse_port ? " on a shared port (--reuse-port)" : "", cfg.listen, cfg.max_clients,
+            broadcast ? "enabled" : "disabled", cfg.exchange, safe_url);
 
     int64_t next_hb = rc_mono_ms() + cfg.heartbeat_ms;
     while (!stop) {
@@ -205,6 +244,7 @@ out:
     sse_http_stop(http, hub, 2000);
     sse_broadcast_free(broadcast);
     sse_hub_free(hub);
+    sse_tls_clear(&tls); /* after the daemon that borrowed it */
     rc_info("stopped");
     return exit_code;
 }

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -52,8 +53,19 @@
 static const char *o_listen, *o_amqp, *o_key;
 static int64_t o_heartbeat, o_timeout;
 static unsigned o_clients, o_threads;
+static int o_reuse;
 
-enum { OPT_LISTEN, OPT_AMQP, OPT_HEARTBEAT, OPT_TIMEOUT, OPT_CLIENTS, OPT_THREADS, OPT_KEY, NOPT };
+enum {
+    OPT_LISTEN,
+    OPT_AMQP,
+    OPT_HEARTBEAT,
+    OPT_TIMEOUT,
+    OPT_CLIENTS,
+    OPT_THREADS,
+    OPT_REUSE,
+    OPT_KEY,
+    NOPT
+};
 
 static const struct rc_option opts[] = {
     {"listen", "RC_FUZZ_LISTEN", "0.0.0.0:8181", "address", RC_OPT_STRING, &o_listen, 0},
@@ -62,6 +74,7 @@ static const struct rc_option opts[] = {
     {"timeout", NULL, NULL, "flag only", RC_OPT_DURATION, &o_timeout, 0},
     {"max-clients", "RC_FUZZ_MAX_CLIENTS", "10000", "limit", RC_OPT_UINT, &o_clients, 0},
     {"threads", NULL, "2", "workers", RC_OPT_UINT, &o_threads, 0},
+    {"reuse", NULL, "false", "switch", RC_OPT_BOOL, &o_reuse, 0},
     {"api-key", "RC_FUZZ_API_KEY", NULL, "secret", RC_OPT_STRING, &o_key, 1},
     {NULL, NULL, NULL, NULL, RC_OPT_STRING, NULL, 0},
 };
@@ -146,6 +159,19 @@ static int model_uint(const char *s, unsigned *out)
     return 0;
 }
 
+/* 1 or 0 for the documented words (any case), -1 for anything else. */
+static int model_bool(const char *s)
+{
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(s, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 struct model {
     const char *text[NOPT]; /* winning text per option, NULL = untouched */
 };
@@ -156,6 +182,8 @@ static int model_set(struct model *m, int k, const char *val)
     if (opts[k].type == RC_OPT_DURATION && model_duration(val) < 0)
         return -1;
     if (opts[k].type == RC_OPT_UINT && model_uint(val, &u) < 0)
+        return -1;
+    if (opts[k].type == RC_OPT_BOOL && model_bool(val) < 0)
         return -1;
     m->text[k] = val;
     return 0;
@@ -187,6 +215,8 @@ static int model_parse(int argc, char **argv, struct model *m)
         if (k == NOPT || opts[k].secret)
             return -1;
         const char *val = eq ? eq + 1 : NULL;
+        if (val == NULL && opts[k].type == RC_OPT_BOOL)
+            val = "true"; /* a bare switch takes no argument */
         if (val == NULL) {
             if (i + 1 >= argc)
                 return -1;
@@ -222,6 +252,9 @@ static void check_dest(const struct model *m, int k)
         CHECK(got == want);
         break;
     }
+    case RC_OPT_BOOL:
+        CHECK(t != NULL && *(int *)opts[k].dest == model_bool(t));
+        break;
     }
 }
 
@@ -280,6 +313,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o_listen = o_amqp = o_key = NULL;
     o_heartbeat = o_timeout = -2;
     o_clients = o_threads = 0xA5A5A5A5u;
+    o_reuse = -7;
 
     char err[256];
     memset(err, 'x', sizeof err);

@@ -147,6 +147,12 @@ check "non-numeric port is rejected" test "$RC" != 0
 rl "$PORT_A" status
 check "status before start: 'stopped', exit 3" test "$RC" = 3 -a "$OUT" = stopped
 
+# The optional TLS listener takes all four settings or none.
+RABBITMQ_TLS_PORT=$((PORT_A + 1)) rl "$PORT_A" start
+check "start with RABBITMQ_TLS_PORT alone (no cert, key, CA) is refused" test "$RC" != 0
+check "... saying the four go together, and starts nothing" \
+    eval 'grep -q "go together" "$TMP/err" && ! tcp_open "$PORT_A" && test ! -e "$(state "$PORT_A")"'
+
 for port in "$PORT_A" "$PORT_B"; do
     if tcp_open "$port"; then
         echo "Bail out! port $port is already in use; set RC_TEST_RABBITMQ_PORT(2)"

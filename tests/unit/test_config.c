@@ -86,6 +86,7 @@ static int64_t g_timeout;
 static unsigned g_port;
 static unsigned g_secret_uint;
 static const char *g_secret_str;
+static int g_flag;
 
 #define ENV_URL         "RCTEST_URL"
 #define ENV_NAME        "RCTEST_NAME"
@@ -93,6 +94,7 @@ static const char *g_secret_str;
 #define ENV_PORT        "RCTEST_PORT"
 #define ENV_SECRET_UINT "RCTEST_SECRET_UINT"
 #define ENV_SECRET_STR  "RCTEST_SECRET_STR"
+#define ENV_FLAG        "RCTEST_FLAG"
 
 static const struct rc_option opts[] = {
     {"url", ENV_URL, "amqp://localhost", "broker URL", RC_OPT_STRING, &g_url, 0},
@@ -101,6 +103,7 @@ static const struct rc_option opts[] = {
     {"port", ENV_PORT, "8181", "listen port", RC_OPT_UINT, &g_port, 0},
     {"secret-num", ENV_SECRET_UINT, NULL, "a secret number", RC_OPT_UINT, &g_secret_uint, 1},
     {"api-key", ENV_SECRET_STR, NULL, "a secret key", RC_OPT_STRING, &g_secret_str, 1},
+    {"flag", ENV_FLAG, "false", "a switch", RC_OPT_BOOL, &g_flag, 0},
     {NULL, NULL, NULL, NULL, RC_OPT_STRING, NULL, 0},
 };
 
@@ -113,12 +116,14 @@ static int reset(void **state)
     unsetenv(ENV_PORT);
     unsetenv(ENV_SECRET_UINT);
     unsetenv(ENV_SECRET_STR);
+    unsetenv(ENV_FLAG);
     g_url = NULL;
     g_name = NULL;
     g_timeout = -42;
     g_port = 424242;
     g_secret_uint = 7;
     g_secret_str = NULL;
+    g_flag = 42;
     return 0;
 }
 
@@ -156,6 +161,7 @@ static void test_defaults(void **state)
     assert_int_equal(g_port, 8181);
     assert_int_equal(g_secret_uint, 7);
     assert_null(g_secret_str);
+    assert_int_equal(g_flag, 0);
 }
 
 static void test_env_overrides_default(void **state)
@@ -218,6 +224,55 @@ static void test_flag_forms(void **state)
     assert_int_equal(g_port, 2);
     assert_int_equal(run(err, sizeof err, "--port", "4294967295", NULL), 0);
     assert_true(g_port == 4294967295u);
+}
+
+/* A bare boolean flag means true and leaves the next argument alone. */
+static void test_bool_flag(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(run(err, sizeof err, "--flag", "--port", "9", NULL), 0);
+    assert_int_equal(g_flag, 1);
+    assert_int_equal(g_port, 9);
+    assert_int_equal(run(err, sizeof err, "--flag=false", NULL), 0);
+    assert_int_equal(g_flag, 0);
+    /* Last one wins; an explicit value overrides the environment. */
+    setenv(ENV_FLAG, "yes", 1);
+    assert_int_equal(run(err, sizeof err, NULL), 0);
+    assert_int_equal(g_flag, 1);
+    assert_int_equal(run(err, sizeof err, "--flag=off", NULL), 0);
+    assert_int_equal(g_flag, 0);
+    assert_int_equal(run(err, sizeof err, "--flag=0", "--flag", NULL), 0);
+    assert_int_equal(g_flag, 1);
+    /* A following word is a positional argument, not the flag's value. */
+    assert_int_equal(run(err, sizeof err, "--flag", "false", NULL), -1);
+    assert_contains(err, "false");
+}
+
+static void test_bool_values(void **state)
+{
+    (void)state;
+    static const char *yes[] = {"1", "true", "TRUE", "True", "yes", "on"};
+    static const char *no[] = {"0", "false", "FALSE", "no", "off", "Off"};
+    static const char *bad[] = {"2", "y", "n", "truee", "t", " true", "true ", "-1", "enabled"};
+    char err[256];
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        setenv(ENV_FLAG, yes[i], 1);
+        assert_int_equal(run(err, sizeof err, NULL), 0);
+        assert_int_equal(g_flag, 1);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        setenv(ENV_FLAG, no[i], 1);
+        assert_int_equal(run(err, sizeof err, NULL), 0);
+        assert_int_equal(g_flag, 0);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv(ENV_FLAG, bad[i], 1);
+        assert_int_equal(run(err, sizeof err, NULL), -1);
+        assert_contains(err, "--flag");
+        assert_contains(err, ENV_FLAG);
+        assert_contains(err, "true or false");
+    }
 }
 
 static void test_unknown_flag(void **state)
@@ -393,6 +448,8 @@ int main(void)
         cmocka_unit_test_setup(test_empty_env_ignored, reset),
         cmocka_unit_test_setup(test_flag_overrides_env, reset),
         cmocka_unit_test_setup(test_flag_forms, reset),
+        cmocka_unit_test_setup(test_bool_flag, reset),
+        cmocka_unit_test_setup(test_bool_values, reset),
         cmocka_unit_test_setup(test_unknown_flag, reset),
         cmocka_unit_test_setup(test_missing_value, reset),
         cmocka_unit_test_setup(test_bad_uint, reset),
