@@ -6,8 +6,11 @@
 #   make check-asan the same, built with AddressSanitizer + UBSan (build-asan/, bin-asan/)
 #   make valgrind   sse-server under valgrind memcheck: 10,000 connects and a broker restart
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
-#   make bench      sse-server vs nginx+Nchan vs the raw floor (bench/README.md)
+#   make bench      sse-server vs nginx+Nchan vs the raw floor, then the idle,
+#                   reconnect-storm and scale-out scenarios (bench/README.md)
 #   make demo       run the whole pipeline locally (see README.md)
+#   make install    install programs, systemd units and docs (PREFIX, DESTDIR; see below)
+#   make uninstall  remove exactly what make install put there
 #   make clean      remove build output (not .run/)
 
 CC       ?= cc
@@ -140,7 +143,8 @@ check-asan: deps
 bench: deps
 	@scripts/install-deps $(BENCH_PKGS)
 	@$(MAKE) --no-print-directory all $(BIN)/floor $(BIN)/publisher
-	@bench/run
+	@export RESULTS=$${RESULTS:-$(CURDIR)/bench/results/$$(date +%Y%m%d-%H%M%S)}; \
+	    bench/run && bench/scenarios
 
 valgrind: deps
 	@$(MAKE) --no-print-directory all

@@ -451,6 +451,11 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
     s->env.reaper = sse_reaper_start(open_file_limit(), sse_stream_hangup);
     if (s->env.reaper == NULL)
         rc_warn("http: cannot start the hang-up watcher; dead clients found by heartbeats");
+    /* Plain HTTP: streams leave libmicrohttpd after their greeting and are
+     * written by these threads (writer.h); TLS streams cannot. */
+    if (!(cfg->tls_cert && cfg->tls_key) &&
+        (s->env.writers = sse_writers_start(cfg->threads, hub)) == NULL)
+        rc_warn("http: cannot start the stream writers; every event goes through libmicrohttpd");
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -479,6 +484,8 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
                  : cfg->reuse_port ? " (the process holding it was started without --reuse-port)"
                                    : " (several sse-servers share a port only if each has "
                                      "--reuse-port)");
+        sse_writers_stop(s->env.writers);
+        sse_writers_free(s->env.writers);
         sse_reaper_stop(s->env.reaper);
         sse_deadlines_free(s->deadlines);
         free(s);
@@ -502,21 +509,31 @@ unsigned sse_http_port(const struct sse_http *s)
     return i ? i->port : 0;
 }
 
+static void wait_for_streams(struct sse_hub *hub, int64_t until_ms)
+{
+    struct sse_hub_stats st;
+    for (sse_hub_get_stats(hub, &st); st.subscribers > 0 && rc_mono_ms() < until_ms;
+         sse_hub_get_stats(hub, &st))
+        usleep(10000);
+}
+
 void sse_http_stop(struct sse_http *s, struct sse_hub *hub, int wait_ms)
 {
     if (s == NULL)
         return;
     MHD_quiesce_daemon(s->daemon);
     /* libmicrohttpd aborts the process if a connection is still suspended
-     * at stop: the closed hub has resumed every stream; wait for them to
-     * finish their last bytes. */
-    int64_t end = rc_mono_ms() + wait_ms;
-    struct sse_hub_stats st;
-    for (sse_hub_get_stats(hub, &st); st.subscribers > 0 && rc_mono_ms() < end;
-         sse_hub_get_stats(hub, &st))
-        usleep(10000);
+     * at stop: the closed hub has woken every stream, and each ends as it
+     * reads the end; wait for them to finish their last bytes. A stream
+     * whose client stopped reading would wait forever: after most of the
+     * wait the writers hand back whatever they still hold. */
+    int64_t start = rc_mono_ms();
+    wait_for_streams(hub, start + wait_ms * 3 / 4);
+    sse_writers_stop(s->env.writers);
+    wait_for_streams(hub, start + wait_ms);
     MHD_stop_daemon(s->daemon);
-    sse_reaper_stop(s->env.reaper); /* after the daemon: every stream is unwatched */
+    sse_writers_free(s->env.writers); /* after the last reader call */
+    sse_reaper_stop(s->env.reaper);   /* after the daemon: every stream is unwatched */
     sse_deadlines_free(s->deadlines);
     free(s);
 }

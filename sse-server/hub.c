@@ -397,8 +397,15 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
         rc = s->lagged ? SSE_HUB_LAGGED : SSE_HUB_GONE;
         goto out;
     }
-    if (s->greet_off < s->greet_len)
+    if (s->greet_off < s->greet_len) {
         n += copy_out(buf, max, s->greeting, s->greet_len, &s->greet_off);
+        if (s->greet_off == s->greet_len) {
+            /* Sent: 18,000 idle streams need not keep 18,000 greetings. */
+            free(s->greeting);
+            s->greeting = NULL;
+            s->greet_len = s->greet_off = 0;
+        }
+    }
     /* The oldest frame still in the ring is head - cap: anything before it
      * has been overwritten. */
     if (h->head > h->cap && s->next_seq < h->head - h->cap) {
@@ -417,6 +424,7 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
         if (!s->sent_since_hb && n == 0 && max >= sizeof heartbeat - 1) {
             memcpy(buf, heartbeat, sizeof heartbeat - 1);
             n = sizeof heartbeat - 1;
+            h->st.heartbeats++;
         }
         s->sent_since_hb = 0;
     }

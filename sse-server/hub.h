@@ -41,6 +41,7 @@ struct sse_hub_stats {
     uint64_t rejected_full; /* refused by the subscriber limit */
     uint64_t published;     /* frames */
     uint64_t delivered;     /* frames fully handed to a subscriber */
+    uint64_t heartbeats;    /* heartbeat comments handed to idle subscribers */
     uint64_t lagged;        /* subscribers cut off for falling behind the ring */
     uint64_t hangups;       /* subscribers kicked because the client left */
     uint64_t replays;       /* resumes served from the ring without a gap */

@@ -64,6 +64,8 @@ char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consu
         {"sse_events_total", "counter", "Events published to the hub.", hub->published},
         {"sse_deliveries_total", "counter", "Events handed to clients (one per client).",
          hub->delivered},
+        {"sse_heartbeats_total", "counter", "Heartbeat comments sent on idle streams.",
+         hub->heartbeats},
         {"sse_http_request_timeouts_total", "counter",
          "Connections closed for not sending their headers within --request-timeout.",
          http->request_timeouts},

@@ -17,6 +17,11 @@ struct client {
     struct sse_sub *sub;
     int fd; /* watched by the reaper under token */
     uint32_t token;
+    unsigned reads; /* reader calls so far */
+    int direct;     /* handed to the writers: park/wake go to them */
+    int done;       /* the writer handed the stream back: return done_code */
+    ssize_t done_code;
+    struct sse_direct d;
 };
 
 int sse_parse_event_id(const char *s, uint64_t *id)
@@ -31,16 +36,51 @@ int sse_parse_event_id(const char *s, uint64_t *id)
     return 0;
 }
 
+/* Under the hub's lock. A direct stream stays suspended in libmicrohttpd
+ * for good: parking it is only the hub's flag, and waking it queues it for
+ * its writer. */
 static void park(void *ctx)
 {
     struct client *cl = ctx;
-    MHD_suspend_connection(cl->conn);
+    if (!cl->direct)
+        MHD_suspend_connection(cl->conn);
 }
 
 static void wake(void *ctx)
 {
     struct client *cl = ctx;
+    if (cl->direct)
+        sse_writers_wake(&cl->d);
+    else
+        MHD_resume_connection(cl->conn);
+}
+
+/* On a writer thread: the stream is over; libmicrohttpd takes it back,
+ * calls read_stream once more, and ends or drops the connection. */
+static void direct_finish(void *ctx, int clean)
+{
+    struct client *cl = ctx;
+    cl->done_code = clean ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    cl->done = 1; /* published to libmicrohttpd's thread by its resume lock */
     MHD_resume_connection(cl->conn);
+}
+
+/* The second reader call: libmicrohttpd has sent the head and the greeting
+ * (it calls a reader only with an empty write buffer), so the socket can
+ * change hands. Suspend first, so that libmicrohttpd is out of the way
+ * before the writer's first send. */
+static ssize_t hand_over(struct client *cl)
+{
+    cl->d = (struct sse_direct){.sub = cl->sub, .fd = cl->fd, .finish = direct_finish, .ctx = cl};
+    cl->direct = 1; /* no hub callback can run now: the sub is not parked */
+    MHD_suspend_connection(cl->conn);
+    if (sse_writers_attach(cl->env->writers, &cl->d) < 0) {
+        /* Shutting down: end here instead. */
+        cl->done_code = MHD_CONTENT_READER_END_OF_STREAM;
+        cl->done = 1;
+        MHD_resume_connection(cl->conn);
+    }
+    return 0;
 }
 
 /* Under the hub's lock: the client stopped reading and fell a whole ring
@@ -67,6 +107,10 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct client *cl = cls;
+    if (cl->done)
+        return cl->done_code;
+    if (cl->env->writers && cl->reads++ == 1)
+        return hand_over(cl);
     ssize_t n = sse_hub_read(cl->env->hub, cl->sub, buf, max);
     switch (n) {
     case SSE_HUB_EOF:
@@ -180,8 +224,12 @@ struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MH
     sanitize(asked, sizeof asked, last);
     sse_hub_set_greeting(cl->sub, greet, greeting(greet, sizeof greet, env->retry_ms, &res, asked));
 
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_stream, cl, free_client);
+    /* libmicrohttpd allocates the block with every response: on the direct
+     * path only the greeting goes through it (in pieces if need be; the
+     * writer sends whatever is left), so a small block saves 4 KiB per
+     * client. */
+    struct MHD_Response *r = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, env->writers ? 128 : 4096, read_stream, cl, free_client);
     if (r == NULL) {
         free_client(cl);
         return NULL;

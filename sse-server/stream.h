@@ -4,7 +4,9 @@
  * ?last_event_id=), subscribes to the hub, writes the greeting (a comment,
  * a jittered retry: and, when a resume cannot be served, a reset event)
  * and builds the libmicrohttpd response whose reader pulls from the hub.
- * The per-client state lives until libmicrohttpd frees the response.
+ * Once the greeting is out, the stream is handed to the writers (see
+ * writer.h) when there are any. The per-client state lives until
+ * libmicrohttpd frees the response.
  */
 #ifndef SSE_STREAM_H
 #define SSE_STREAM_H
@@ -13,11 +15,14 @@
 
 #include "hub.h"
 #include "reaper.h"
+#include "writer.h"
 
 struct sse_stream_env {
     struct sse_hub *hub;
-    struct sse_reaper *reaper; /* may be NULL */
-    unsigned retry_ms;         /* base for the jittered retry: field */
+    struct sse_reaper *reaper;   /* may be NULL */
+    struct sse_writers *writers; /* after the greeting, streams are written by these;
+                                    NULL: every event through libmicrohttpd (TLS) */
+    unsigned retry_ms;           /* base for the jittered retry: field */
 };
 
 /* The response for GET /api/v1/sso/stream and its status: 200 with the

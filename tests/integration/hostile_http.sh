@@ -185,8 +185,11 @@ row "?pairs= with 64 pairs (the limit): 200 stream (got $code)" m is_stream "$co
 p70=$(for i in $(seq 70); do printf 'P%d/USD,' "$i"; done)
 code=$(st "${URL[m]}$STREAM?pairs=${p70%,}")
 row "?pairs= with 70 pairs (over 64): 400 (got $code)" m is "$code" 400
+code=$(st "${URL[m]}$STREAM?pairs=$(head -c 2048 /dev/zero | tr '\0' B)/USD")
+row "?pairs= of 2 KB: 400 (got $code)" m is "$code" 400
+# Past the connection's memory (--conn-memory, 6 KiB) the request line itself is refused.
 code=$(st "${URL[m]}$STREAM?pairs=$(head -c 10240 /dev/zero | tr '\0' B)/USD")
-row "?pairs= of 10 KB: 400 (got $code)" m is "$code" 400
+row "?pairs= of 10 KB: 414 URI too long (got $code)" m is "$code" 414
 
 # ---- path tricks --------------------------------------------------------------------
 not_stream() { is4xx "$1"; }

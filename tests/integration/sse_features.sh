@@ -43,6 +43,8 @@ check "retry values differ between clients (jitter)" test "$(sort -u "$D/retries
 
 # Heartbeats on an idle stream (--heartbeat 1s).
 check "an idle stream gets a heartbeat comment" wait_for 3 grep -q '^: heartbeat' "$D/a1.out"
+check "... counted in sse_heartbeats_total" \
+    bash -c "[ \"\$(curl -s '$A/metrics' | awk '\$1 == \"sse_heartbeats_total\" { print \$2 }')\" -ge 1 ]"
 
 # Ten events with producer ids (5 ticks x BTC/USD, ETH/USD).
 COIN_API_KEY=k COIN_API_URL=$FAKE "$BIN/fetcher" --duration 2500ms --interval 500ms \
