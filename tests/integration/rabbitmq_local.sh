@@ -4,7 +4,7 @@
 #
 #   tests/integration/rabbitmq_local.sh
 #
-# Ports: RC_TEST_RABBITMQ_PORT (default 5830) and RC_TEST_RABBITMQ_PORT2 (default 5840);
+# Ports: RC_TEST_RL_PORT (default 5830) and RC_TEST_RL_PORT2 (default 5840);
 # each node also uses PORT+20000 (distribution) and PORT+30000 (epmd).
 # Prints one line per check ("ok - ..." / "not ok - ..."); exits 0 only if all pass.
 # '$1' inside bash -c and eval strings is meant to expand later.
@@ -13,8 +13,8 @@ set -uo pipefail
 
 TOP=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
 RL=$TOP/scripts/rabbitmq-local
-PORT_A=${RC_TEST_RABBITMQ_PORT:-5830}
-PORT_B=${RC_TEST_RABBITMQ_PORT2:-5840}
+PORT_A=${RC_TEST_RL_PORT:-5830} # not RC_TEST_RABBITMQ_PORT: that is the runner's own broker
+PORT_B=${RC_TEST_RL_PORT2:-5840}
 IDEMPOTENT_MAX_MS=3000 # a second `start` must not boot anything
 START_MAX_MS=60000
 
@@ -155,7 +155,7 @@ check "... saying the four go together, and starts nothing" \
 
 for port in "$PORT_A" "$PORT_B"; do
     if tcp_open "$port"; then
-        echo "Bail out! port $port is already in use; set RC_TEST_RABBITMQ_PORT(2)"
+        echo "Bail out! port $port is already in use; set RC_TEST_RL_PORT(2)"
         exit 1
     fi
 done
