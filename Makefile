@@ -1,6 +1,6 @@
 # ratecast: one GNU Makefile for everything.
 #
-#   make            build bin/fetcher, bin/sse-server, bin/fake-coinapi
+#   make            build bin/fetcher, bin/sse-server, bin/fake-coinapi (+ sse-load, publisher)
 #   make deps       install the Debian packages the build and tests need
 #   make check      build, then run every unit and integration test
 #   make check-asan the same, built with AddressSanitizer + UBSan (build-asan/, bin-asan/)
@@ -63,7 +63,8 @@ endif
 # Keep intermediate objects (unit test .o files) between runs.
 .SECONDARY:
 
-all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi $(BIN)/sse-load
+# sse-load and publisher are bench tools that the load tests use too.
+all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi $(BIN)/sse-load $(BIN)/publisher
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
