@@ -82,7 +82,17 @@ check "... and it did fill (the cut came from lagging, not from elsewhere)" \
     test "${max_sendq:-0}" -ge $((SNDBUF_KIB * 1024))
 base_rss=$(cat "$D/base.rss")
 stall_rss=$(cat "$D/stalled.rss")
-check "server RSS with the stalled clients $stall_rss KiB <= baseline $base_rss KiB + 16 MiB" \
+# Under sanitizers (make check-asan) memory and speed are ASan's (shadow
+# memory, quarantine, 2-3x slower code), not the product's: the two
+# measurements below are made by make check; the rest holds either way.
+measure() {
+    if [ -n "${RC_SANITIZERS:-}" ]; then
+        ok "$1 # SKIP under sanitizers"
+    else
+        check "$@"
+    fi
+}
+measure "server RSS with the stalled clients $stall_rss KiB <= baseline $base_rss KiB + 16 MiB" \
     test "$stall_rss" -le $((base_rss + 16384))
 check "readers: all 1,000 stayed connected" \
     bash -c "[ '$(json "$D/stalled.json" connected)' = 1000 ] && [ '$(json "$D/stalled.json" disconnected)' = 0 ]"
@@ -92,6 +102,6 @@ check "readers: at least 500 events each (50 msg/s for about 12 s)" \
     test "$(json "$D/stalled.json" min)" -ge 500
 p99_base=$(json "$D/base.json" p99)
 p99_stall=$(json "$D/stalled.json" p99)
-check "readers' p99 $p99_stall ms within max(1.5 x, +50 ms) of the baseline's $p99_base ms" \
+measure "readers' p99 $p99_stall ms within max(1.5 x, +50 ms) of the baseline's $p99_base ms" \
     awk -v a="$p99_stall" -v b="$p99_base" 'BEGIN { lim = b * 1.5; if (b + 50 > lim) lim = b + 50; exit !(a != "" && b != "" && a <= lim) }'
 it_done
