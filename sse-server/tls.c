@@ -34,7 +34,8 @@ static char *slurp(const char *path, const char *flag, size_t *len, char *err, s
     }
     buf[n] = '\0';
     *len = n;
-    return buf;
+    char *fit = realloc(buf, n + 1); /* kept for the daemon's life: not 1 MiB of it */
+    return fit ? fit : buf;
 }
 
 /* GnuTLS names a file of the wrong kind cryptically ("Base64 decoding
