@@ -85,8 +85,9 @@ static ssize_t hand_over(struct client *cl)
 
 /* Under the hub's lock: the client stopped reading and fell a whole ring
  * behind. shutdown() (not close: the descriptor stays libmicrohttpd's)
- * makes its next write fail, and libmicrohttpd then closes and frees the
- * connection as for any dead peer. */
+ * makes its next write fail: libmicrohttpd's, or the writer's, which then
+ * hands the connection back; either way libmicrohttpd closes and frees it
+ * as for any dead peer. */
 static void cut(void *ctx)
 {
     struct client *cl = ctx;
