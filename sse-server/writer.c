@@ -132,18 +132,25 @@ static int arm(struct sse_writer *w, struct sse_direct *d)
     return 0;
 }
 
+/* One non-blocking send: the bytes the socket took (0 when it is full),
+ * or -1 when the connection is dead. */
+static ssize_t send_some(int fd, const char *p, size_t len)
+{
+    ssize_t r = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    return r;
+}
+
 /* Send len bytes; keep what the socket did not take. 1: all sent, 0: the
  * rest is pending (armed), -1: the connection is dead. */
 static int send_or_keep(struct sse_writer *w, struct sse_direct *d, const char *p, size_t len)
 {
-    ssize_t r = send(d->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (r == (ssize_t)len)
+    ssize_t r = send_some(d->fd, p, len);
+    if (r < 0)
+        return -1;
+    if ((size_t)r == len)
         return 1;
-    if (r < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        r = 0;
-    }
     size_t rest = len - (size_t)r;
     if ((d->pending = malloc(rest)) == NULL)
         return -1;
@@ -159,10 +166,9 @@ static int flush_pending(struct sse_writer *w, struct sse_direct *d)
 {
     if (d->pending == NULL)
         return 1;
-    ssize_t r = send(d->fd, d->pending + d->poff, d->plen - d->poff, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t r = send_some(d->fd, d->pending + d->poff, d->plen - d->poff);
     if (r < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? (arm(w, d) < 0 ? -1 : 0)
-                                                                         : -1;
+        return -1;
     d->poff += (size_t)r;
     if (d->poff < d->plen)
         return arm(w, d) < 0 ? -1 : 0;
