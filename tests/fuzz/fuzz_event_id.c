@@ -31,15 +31,7 @@
 #include "rc_tick.h"
 #include "stream.h"
 
-/* Say which invariant failed (the trap's stack trace names only the
- * function), then trap: libFuzzer reports a crash and saves the input. */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static void fuzz_event_id(const char *s)
 {

@@ -36,15 +36,7 @@
 
 #include "rc_tick.h"
 
-/* Say which invariant failed (the trap's stack trace names only the
- * function), then trap: libFuzzer reports a crash and saves the input. */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 /* ---- strict RFC 8259 validator (no whitespace needed: compact form) ---- */
 

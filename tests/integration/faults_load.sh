@@ -14,7 +14,6 @@ broker() { RABBITMQ_PORT=$IT_OWN_BROKER RATECAST_RUN_DIR=$D/run "$TOP/scripts/ra
 AMQP=$(broker start 2>"$D/broker.log") || bail "start a private broker on $IT_OWN_BROKER"
 export AMQP_URL=$AMQP AMQP_EXCHANGE=test-faults-load-$$
 [ -x "$BIN/sse-load" ] || bail "bin/sse-load is missing (make all)"
-json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
 
 start_fake "$D/fake.log"
 start_sse "$D/sse.log" --reconnect-max 1s --heartbeat 2s --max-clients 2000

@@ -106,6 +106,10 @@ start_fake() {
     FAKE=http://127.0.0.1:$(head -1 "$log.port")
 }
 
+# json FILE KEY: the first number after "KEY": in a JSON file (bin/sse-load's
+# report puts one key per line, and nested objects on one line).
+json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
+
 # metric NAME: the value of one sse-server metric.
 metric() { curl -s "$SSE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 # metric_is NAME VALUE: for wait_for, which must re-read the metric each time.

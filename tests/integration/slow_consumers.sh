@@ -20,7 +20,6 @@ D=$IT_DIR
 it_broker
 export AMQP_URL=$AMQP AMQP_EXCHANGE=test-slow-$$
 [ -x "$BIN/sse-load" ] && [ -x "$BIN/publisher" ] || bail "bin/sse-load and bin/publisher exist (make all)"
-json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
 
 SNDBUF_KIB=32
 HISTORY=256 # lapped in about 5 s at 50 msg/s
