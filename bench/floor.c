@@ -6,9 +6,14 @@
  * (no chunked encoding) and from then on every broker message as
  * "id: <message_id>\ndata: <body>\n\n", built once per message and handed to each client
  * with exactly one non-blocking write(). A client whose write would block, is short or fails
- * is dropped: this is a floor, not a server. No ring, no locks, no heartbeats, no resume.
+ * is dropped: this is a floor, not a server. No ring, no locks, no resume.
  *
- *   floor [--port N] [--amqp-url URL] [--exchange NAME]
+ *   floor [--port N] [--amqp-url URL] [--exchange NAME] [--heartbeat SECONDS]
+ *
+ * --heartbeat S (0, the default, is off) writes ": heartbeat\n\n" to every streaming client
+ * every S seconds, the same way as a message: the floor of what an idle stream costs
+ * (bench/scenarios' idle scenario compares sse-server with it). Each round is logged as
+ * "floor: heartbeat to N clients" so a script can count what a window held.
  *
  * --port 0 (the default) picks a free port. Either way "listening on port N" goes to stderr
  * once the queue is bound and consuming, so a script may connect clients from then on.
@@ -30,6 +35,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -56,13 +62,20 @@ static int *g_streaming;         /* fds of streaming clients, dense */
 static int g_nstreaming;
 static int g_fd_cap;
 static int g_epfd;
-static unsigned long long g_dropped, g_messages, g_writes;
+static unsigned long long g_dropped, g_messages, g_writes, g_heartbeats;
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void drop_client(int fd)
@@ -302,23 +315,28 @@ static bool amqp_readable(amqp_connection_state_t conn, char **frame, size_t *ca
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: floor [--port N] [--amqp-url URL] [--exchange NAME]\n"
+    fprintf(out, "Usage: floor [--port N] [--amqp-url URL] [--exchange NAME] [--heartbeat S]\n"
                  "The benchmark's raw floor: one thread, epoll, one write() per client per\n"
-                 "broker message. Listens on 127.0.0.1 (--port 0: any free port, printed).\n");
+                 "broker message (and per heartbeat every S seconds with --heartbeat S).\n"
+                 "Listens on 127.0.0.1 (--port 0: any free port, printed).\n");
 }
 
 int main(int argc, char **argv)
 {
+    // clang-format off
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},
         {"amqp-url", required_argument, NULL, 'u'},
         {"exchange", required_argument, NULL, 'e'},
+        {"heartbeat", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    // clang-format on
     long port = 0;
     const char *url_arg = "amqp://guest:guest@127.0.0.1:5672/%2f";
     const char *exchange = "crypto-info";
+    long heartbeat_s = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end;
@@ -335,6 +353,13 @@ int main(int argc, char **argv)
             break;
         case 'e':
             exchange = optarg;
+            break;
+        case 'b':
+            heartbeat_s = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || heartbeat_s < 0 || heartbeat_s > 86400) {
+                fprintf(stderr, "floor: --heartbeat: 0..86400 seconds\n");
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -404,8 +429,25 @@ int main(int argc, char **argv)
     size_t cap = 0;
     int rc = 0;
     struct epoll_event evs[EPOLL_BATCH];
+    static const char heartbeat[] = ": heartbeat\n\n";
+    long long next_hb = heartbeat_s > 0 ? now_ms() + heartbeat_s * 1000 : -1;
     while (!g_stop) {
-        int n = epoll_wait(g_epfd, evs, EPOLL_BATCH, -1);
+        int timeout = -1;
+        if (next_hb >= 0) {
+            long long now = now_ms();
+            if (now >= next_hb) {
+                /* Every client, the way a message goes: only the writes, nothing else. */
+                int held = g_nstreaming;
+                fan_out(heartbeat, sizeof heartbeat - 1);
+                g_heartbeats += (unsigned long long)held;
+                fprintf(stderr, "floor: heartbeat to %d clients\n", held);
+                next_hb = now + heartbeat_s * 1000;
+            }
+            timeout = (int)(next_hb - now_ms());
+            if (timeout < 0)
+                timeout = 0;
+        }
+        int n = epoll_wait(g_epfd, evs, EPOLL_BATCH, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -433,8 +475,10 @@ int main(int argc, char **argv)
             }
         }
     }
-    fprintf(stderr, "floor: %llu messages, %llu writes, %llu clients dropped, %d streaming\n",
-            g_messages, g_writes, g_dropped, g_nstreaming);
+    fprintf(stderr,
+            "floor: %llu messages, %llu writes (%llu heartbeats), %llu clients dropped, %d "
+            "streaming\n",
+            g_messages, g_writes, g_heartbeats, g_dropped, g_nstreaming);
     for (int i = g_nstreaming - 1; i >= 0; i--)
         drop_client(g_streaming[i]);
     free(frame);

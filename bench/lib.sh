@@ -38,3 +38,34 @@ jsub() {
         sed 's/.*: *//' || true)
     echo "${v:-null}"
 }
+
+# Loopback fan-out bursts overflow net.core.netdev_max_backlog (1000 by default): the
+# kernel drops packets and TCP retransmits 200 ms+ later (DESIGN.md 5). As root,
+# backlog_raise raises it to BACKLOG_WANTED for the run and prints what it did (one line,
+# for the report); backlog_restore puts the old value back. Both print with "$@" first
+# (e.g. backlog_raise say), so each script keeps its own output style.
+BACKLOG_WANTED=${BACKLOG_WANTED:-100000}
+BACKLOG_OLD=
+backlog_raise() {
+    local now
+    now=$(cat /proc/sys/net/core/netdev_max_backlog)
+    if ((EUID == 0)) && ((now < BACKLOG_WANTED)); then
+        if sysctl -qw net.core.netdev_max_backlog="$BACKLOG_WANTED" >/dev/null 2>&1; then
+            BACKLOG_OLD=$now
+            "$@" "net.core.netdev_max_backlog: $now -> RAISED to $BACKLOG_WANTED for this run (restored at the end): loopback fan-out bursts would otherwise drop packets and add 200 ms+ retransmits"
+        else
+            "$@" "net.core.netdev_max_backlog: $now (could NOT raise it: expect retransmit latency outliers)"
+        fi
+    else
+        "$@" "net.core.netdev_max_backlog: $now$( ((now < BACKLOG_WANTED)) && echo " (not root, left as is: expect retransmit latency outliers)")"
+    fi
+}
+backlog_restore() {
+    [[ -n $BACKLOG_OLD ]] || return 0
+    if sysctl -qw net.core.netdev_max_backlog="$BACKLOG_OLD" >/dev/null 2>&1; then
+        "$@" "net.core.netdev_max_backlog restored to $BACKLOG_OLD"
+    else
+        "$@" "could not restore net.core.netdev_max_backlog to $BACKLOG_OLD"
+    fi
+    BACKLOG_OLD=
+}
