@@ -24,10 +24,7 @@ SANFLAGS ?=
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev librabbitmq-dev libcurl4-openssl-dev \
             libcjson-dev libcmocka-dev rabbitmq-server amqp-tools curl docker-compose \
             iproute2 procps clang libclang-rt-14-dev valgrind chromium nodejs \
-            nginx openssl systemd
-
-# Only for make bench: the peer we measure against, and the plot.
-BENCH_PKGS := libnginx-mod-nchan gnuplot-nox
+            nginx openssl systemd libnginx-mod-nchan gnuplot-nox
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -142,7 +139,6 @@ check-asan: deps
 	@RC_BIN=bin-asan RC_SANITIZERS=1 tests/run-tests
 
 bench: deps
-	@scripts/install-deps $(BENCH_PKGS)
 	@$(MAKE) --no-print-directory all $(BIN)/floor $(BIN)/publisher
 	@export RESULTS=$${RESULTS:-$(CURDIR)/bench/results/$$(date +%Y%m%d-%H%M%S)}; \
 	    bench/run && bench/scenarios
