@@ -69,3 +69,18 @@ backlog_restore() {
     fi
     BACKLOG_OLD=
 }
+
+# keep_output FILE: from here on stdout also goes to FILE (through tee). flush_output,
+# last thing before exiting, closes it and waits for tee, so that whoever reads the
+# script's output or FILE right after it exits sees all of it.
+KEEP_PID=
+keep_output() {
+    exec > >(tee "$1")
+    KEEP_PID=$!
+}
+flush_output() {
+    [[ -n $KEEP_PID ]] || return 0
+    exec 1>&-
+    wait "$KEEP_PID" 2>/dev/null || true
+    KEEP_PID=
+}

@@ -41,6 +41,7 @@ check "machine facts are printed (CPUs, kernel, backlog)" \
     bash -c "grep -q '^machine: ' '$D/run.out' && grep -q '^kernel: ' '$D/run.out' && grep -q '^net.core.netdev_max_backlog: ' '$D/run.out'"
 check "raw numbers saved (summary.tsv with 3 rows, each system's JSON)" \
     bash -c "[ \$(tail -n +2 '$R/summary.tsv' | wc -l) = 3 ] && [ -s '$R/sse-server.load.json' ] && [ -s '$R/nchan.load.json' ] && [ -s '$R/floor.load.json' ]"
+check "report.txt keeps the whole table" test "$(grep -cE '^(sse-server|nchan|floor) +[0-9]+/' "$R/report.txt")" = 3
 check "the plot is a PNG" bash -c "head -c 8 '$R/bench.png' | od -An -c | grep -q 'P   N   G'"
 
 S=$D/scenarios
@@ -63,6 +64,7 @@ check "storm: PASS (all reconnected, each replayed the rest without a gap)" \
     grep -q '^PASS  storm: ' "$D/sc.out"
 check "scaleout: PASS (3 processes on one port, every client got every event)" \
     grep -q '^PASS  scaleout: ' "$D/sc.out"
+check "scenarios.txt keeps the three verdict lines" test "$(grep -cE '^(PASS|FAIL)  ' "$S/scenarios.txt")" = 3
 check "scenarios.json has all three" \
     bash -c "grep -q '\"idle\"' '$S/scenarios.json' && grep -q '\"storm\"' '$S/scenarios.json' && grep -q '\"scaleout\"' '$S/scenarios.json'"
 check "the backlog was left alone (BACKLOG_WANTED=0)" \
