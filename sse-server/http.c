@@ -219,12 +219,21 @@ static struct sse_deadline *deadline_of(struct MHD_Connection *c)
     return i ? i->socket_context : NULL;
 }
 
+/* *req_cls of a request that is not a broadcast, from its first call on.
+ * libmicrohttpd 0.9.75 closes the connection ("Connection: close") after any
+ * response queued on the first call, before it knows whether a body
+ * follows; answering on the second call keeps the connection alive for the
+ * next request (a scraper's, a health check's, the page's own stream).
+ * A broadcast keeps its state in *req_cls instead (broadcast_begin). */
+static char answer_next_call;
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct sse_http *s = cls;
     (void)toe;
-    free(*req_cls);
+    if (*req_cls != &answer_next_call)
+        free(*req_cls); /* a broadcast's state, or NULL */
     *req_cls = NULL;
     /* A kept-alive connection's next request is on the clock again. */
     sse_deadlines_restart(s->deadlines, deadline_of(c));
@@ -299,9 +308,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     struct sse_http *s = cls;
-    if (*req_cls) /* a broadcast body arriving */
+    if (*req_cls == NULL) {
+        sse_deadlines_stop(s->deadlines, deadline_of(c)); /* the headers are in */
+        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+            *req_cls = &answer_next_call;
+            return MHD_YES;
+        }
+        /* A POST is routed now: a broadcast reads its body from the next
+         * call on, and any other POST is refused before its body is read. */
+    } else if (*req_cls != &answer_next_call) { /* a broadcast body arriving */
         return broadcast_step(s, c, *req_cls, upload_data, upload_data_size);
-    sse_deadlines_stop(s->deadlines, deadline_of(c)); /* the headers are in */
+    }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
         if (strcmp(url, rt->path) != 0)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Hostile HTTP clients against sse-server: oversized and numerous headers,
 # unknown methods, absurd Last-Event-ID values, malformed ?pairs=, path
-# tricks, slowloris, garbage instead of HTTP, a connection flood past
-# --max-clients, and guessed broadcast tokens. Every row asserts three
-# things: the answer (status or counter) is right, the server is still
-# alive, and a well-behaved SSE client connected before the hostile input
-# still receives the next good event published afterwards.
+# tricks, slowloris, idle kept-alive connections, garbage instead of HTTP,
+# a connection flood past --max-clients, and guessed broadcast tokens.
+# Every row asserts three things: the answer (status or counter) is right,
+# the server is still alive, and a well-behaved SSE client connected before
+# the hostile input still receives the next good event published afterwards.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 it_init hostile_http
@@ -236,6 +236,33 @@ slow_ok() {
         ! grep -q '^HTTP/1.1 200' "$D/slowloris.out"
 }
 row "slowloris (1 byte/s): cut off by --request-timeout 2s within ~4 s ($([ "$slow_rc" = 124 ] && echo "still open after 8 s" || echo "closed after $slow_ms ms")), others served meanwhile" s slow_ok
+
+# ---- keep-alive (server s: --request-timeout 2s) ------------------------------------
+# Requests answered at once keep their connection for the next one; an idle
+# kept-alive connection holds no slot for long: the next request's headers
+# are on the --request-timeout clock like the first one's.
+curl -sv -o /dev/null "${URL[s]}/healthz" -o /dev/null "${URL[s]}/metrics" -o /dev/null "${URL[s]}/nope" 2>"$D/keepalive.err"
+kept_ok() {
+    WHY="$(grep -c 'Re-using existing connection' "$D/keepalive.err") reuses, $(grep -ci '^< connection: close' "$D/keepalive.err") 'Connection: close'"
+    [ "$(grep -c 'Re-using existing connection' "$D/keepalive.err")" = 2 ] &&
+        ! grep -qi '^< connection: close' "$D/keepalive.err" &&
+        [ "$(grep -c '^< HTTP/1.1 ' "$D/keepalive.err")" = 3 ]
+}
+row "keep-alive: /healthz, /metrics and a 404 on one connection, none with 'Connection: close'" s kept_ok
+exec {ka}<>"/dev/tcp/127.0.0.1/${PORT[s]}"
+printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&"$ka"
+t0=$(date +%s%N)
+timeout 8 cat <&"$ka" >"$D/keepalive-idle.out" 2>/dev/null
+ka_rc=$?
+ka_ms=$((($(date +%s%N) - t0) / 1000000))
+exec {ka}<&-
+# Whichever closes it first (libmicrohttpd's idle timeout, also
+# --request-timeout, or the header deadline's sweep), it is gone in time.
+idle_ok() {
+    WHY="answer '$(head -1 "$D/keepalive-idle.out" | tr -d '\r')'"
+    grep -q '^HTTP/1.1 200' "$D/keepalive-idle.out" && [ "$ka_rc" != 124 ] && [ "$ka_ms" -le 4500 ]
+}
+row "an idle kept-alive connection: answered, then closed by --request-timeout 2s within ~4 s ($([ "$ka_rc" = 124 ] && echo "still open after 8 s" || echo "after $ka_ms ms"))" s idle_ok
 
 # ---- garbage instead of HTTP (server s) ---------------------------------------------
 # 505 is the right answer to a request line naming HTTP/2.0.
