@@ -60,8 +60,9 @@ endif
 # Keep intermediate objects (unit test .o files) between runs.
 .SECONDARY:
 
-# sse-load and publisher are bench tools that the load tests use too.
-all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi $(BIN)/sse-load $(BIN)/publisher
+# sse-load, publisher and floor are bench tools that tests use too.
+all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi $(BIN)/sse-load $(BIN)/publisher \
+     $(BIN)/floor
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -139,7 +140,7 @@ check-asan: deps
 	@RC_BIN=bin-asan RC_SANITIZERS=1 tests/run-tests
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BIN)/floor $(BIN)/publisher
+	@$(MAKE) --no-print-directory all
 	@export RESULTS=$${RESULTS:-$(CURDIR)/bench/results/$$(date +%Y%m%d-%H%M%S)}; \
 	    bench/run && bench/scenarios
 

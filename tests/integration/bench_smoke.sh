@@ -20,7 +20,7 @@ export BENCH_NCHAN_PORT=${RC_TEST_BENCH_NCHAN_PORT:-18391}
 export QUIET_WAIT=0 BUSY_RETRIES=0 BACKLOG_WANTED=0 SETTLE_MAX=3
 
 for t in sse-server sse-load publisher floor; do
-    [ -x "$BIN/$t" ] || bail "bin/$t is built (make all bin/floor)"
+    [ -x "$BIN/$t" ] || bail "bin/$t is built (make all)"
 done
 
 R=$D/run
