@@ -113,6 +113,24 @@ static enum MHD_Result handle_stream(struct sse_http *s, struct MHD_Connection *
     return queue(s, c, status, r);
 }
 
+/* HEAD of the stream: what a GET would answer, without becoming a client
+ * (monitors probe with HEAD; subscribing would count and greet a client
+ * that never reads). libmicrohttpd sends no body for HEAD. */
+static enum MHD_Result handle_stream_head(struct sse_http *s, struct MHD_Connection *c)
+{
+    /* Content-Length: 0, where the GET is chunked: libmicrohttpd 0.9.75
+     * answers a HEAD of an unknown-size response with the chunked end
+     * ("0\r\n\r\n") after the head, bytes a kept-alive client would take
+     * for the start of its next response (hostile_http.sh checks). */
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-cache, no-transform");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    return queue(s, c, MHD_HTTP_OK, r);
+}
+
 /* The demo page: same origin as the stream, so no CORS needed for it. */
 static enum MHD_Result handle_index(struct sse_http *s, struct MHD_Connection *c)
 {
@@ -278,16 +296,16 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *str)
 
 static const struct route {
     const char *path;
-    handler_fn get; /* NULL: not a GET route */
+    handler_fn get; /* NULL: not a GET (and HEAD) route */
     int post;       /* the broadcast route */
     const char *allow;
 } routes[] = {
-    {"/", handle_index, 0, "GET"},
-    {"/api/v1/sso/stream", handle_stream, 0, "GET, OPTIONS"},
+    {"/", handle_index, 0, "GET, HEAD"},
+    {"/api/v1/sso/stream", handle_stream, 0, "GET, HEAD, OPTIONS"},
     {"/api/v1/sso/broadcast", NULL, 1, "POST, OPTIONS"},
-    {"/healthz", handle_healthz, 0, "GET"},
-    {"/readyz", handle_readyz, 0, "GET"},
-    {"/metrics", handle_metrics, 0, "GET"},
+    {"/healthz", handle_healthz, 0, "GET, HEAD"},
+    {"/readyz", handle_readyz, 0, "GET, HEAD"},
+    {"/metrics", handle_metrics, 0, "GET, HEAD"},
 };
 
 static enum MHD_Result method_not_allowed(struct sse_http *s, struct MHD_Connection *c,
@@ -327,6 +345,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return handle_preflight(s, c, rt->allow);
         if (rt->get && strcmp(method, MHD_HTTP_METHOD_GET) == 0)
             return rt->get(s, c);
+        /* HEAD is GET without the body (RFC 9110 9.3.2), which libmicrohttpd
+         * leaves out on its own. */
+        if (rt->get && strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+            return rt->get == handle_stream ? handle_stream_head(s, c) : rt->get(s, c);
         if (rt->post && strcmp(method, MHD_HTTP_METHOD_POST) == 0)
             return broadcast_begin(s, c, req_cls);
         return method_not_allowed(s, c, rt->allow);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile HTTP clients against sse-server: oversized and numerous headers,
-# unknown methods, absurd Last-Event-ID values, malformed ?pairs=, path
+# unknown methods, HEAD, absurd Last-Event-ID values, malformed ?pairs=, path
 # tricks, slowloris, idle kept-alive connections, garbage instead of HTTP,
 # a connection flood past --max-clients, and guessed broadcast tokens.
 # Every row asserts three things: the answer (status or counter) is right,
@@ -132,6 +132,22 @@ row "CONNECT on the stream path: 405 with Allow (got $RAW_STATUS, Allow: $allow)
 printf 'CONNECT /no/such/path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >"$D/req"
 raw "${PORT[m]}" 5 <"$D/req"
 row "CONNECT on an unknown path: 404 (got $RAW_STATUS)" m is "$RAW_STATUS" 404
+
+# ---- HEAD: a GET without the body, on every GET route ------------------------------
+# Raw, with Connection: close, so that any byte after the head would show.
+after_head() { tr -d '\r' <"$D/raw.out" | sed '1,/^$/d' | wc -c; }
+head_ok() { is "$RAW_STATUS" 200 && [ "$RAW_RC" != 124 ] && [ "$(after_head)" = 0 ]; }
+subscribed0=$(metric_at m sse_clients_total)
+for path in / "$STREAM" /healthz /readyz /metrics; do
+    printf 'HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >"$D/req"
+    raw "${PORT[m]}" 5 <"$D/req"
+    type=$(raw_hdr content-type)
+    row "HEAD $path: 200 with no body (got $RAW_STATUS, $(after_head) bytes after the head, $type)" m head_ok
+    [ "$path" = "$STREAM" ] && stream_type=$type
+done
+subscribed1=$(metric_at m sse_clients_total)
+check "HEAD of the stream: the stream's Content-Type ($stream_type), and no client subscribed (sse_clients_total $subscribed0 -> $subscribed1)" \
+    test "${stream_type%%;*}" = text/event-stream -a "$subscribed0" = "$subscribed1"
 
 # ---- absurd Last-Event-ID values ------------------------------------------------
 resets_start=$(metric_at m sse_resets_total)

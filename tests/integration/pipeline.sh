@@ -60,7 +60,7 @@ check "each event is 'id: N', 'data: <json>', blank line" \
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 check "unknown path: 404" test "$(code "$SSE/api/v1/nope")" = 404
 check "POST on the stream: 405" test "$(code -X POST "$SSE/api/v1/sso/stream")" = 405
-check "405 names the allowed methods" bash -c "curl -si -X DELETE '$SSE/api/v1/sso/stream' | tr -d '\r' | grep -q '^Allow: GET, OPTIONS'"
+check "405 names the allowed methods" bash -c "curl -si -X DELETE '$SSE/api/v1/sso/stream' | tr -d '\r' | grep -q '^Allow: GET, HEAD, OPTIONS'"
 check "CORS preflight: 204 allowing Last-Event-ID" \
     bash -c "curl -si -X OPTIONS -H 'Origin: http://example.test' -H 'Access-Control-Request-Headers: last-event-id' '$SSE/api/v1/sso/stream' | tr -d '\r' | grep -q '^Access-Control-Allow-Headers: Last-Event-ID'"
 
