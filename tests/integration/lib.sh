@@ -6,6 +6,7 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$TOP/${RC_BIN:-bin}
 IT_PIDS=()
+IT_MORE_BROKERS=()
 IT_FAILS=0
 IT_CHECKS=0
 
@@ -16,16 +17,18 @@ it_init() {
 }
 
 it_cleanup() {
-    local pid
+    local pid port
     for pid in "${IT_PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
     for pid in "${IT_PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    if [ -n "${IT_OWN_BROKER:-}" ]; then
-        RABBITMQ_PORT=$IT_OWN_BROKER RATECAST_RUN_DIR=$IT_DIR/run "$TOP/scripts/rabbitmq-local" stop >/dev/null 2>&1 || true
-    fi
+    # IT_OWN_BROKER: the port of a test's own broker; IT_MORE_BROKERS: any
+    # further ones it starts (all under $IT_DIR/run).
+    for port in ${IT_OWN_BROKER:-} "${IT_MORE_BROKERS[@]}"; do
+        RABBITMQ_PORT=$port RATECAST_RUN_DIR=$IT_DIR/run "$TOP/scripts/rabbitmq-local" stop >/dev/null 2>&1 || true
+    done
     if [ "$IT_FAILS" -eq 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then
         rm -rf "$IT_DIR"
     else

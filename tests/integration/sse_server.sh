@@ -88,7 +88,7 @@ spawn "$D/c5.err" curl -sN -o "$D/c5.out" "$SSE/api/v1/sso/stream"
 check "broker down at start: streams are served" wait_for 3 grep -qs '^: ' "$D/c5.out"
 check "broker down at start: retrying is logged" wait_for 3 grep -q 'retrying in' "$D/sse2.log"
 check "broker down: /readyz answers 503" test "$(curl -s -o /dev/null -w '%{http_code}' "$SSE/readyz")" = 503
-IT_OWN_BROKER=$PORT2
+IT_MORE_BROKERS+=("$PORT2") # beside it_broker's own, when it started one
 AMQP2=$(RABBITMQ_PORT=$PORT2 RATECAST_RUN_DIR=$IT_DIR/run "$TOP/scripts/rabbitmq-local" start 2>"$D/broker2.log") ||
     bail "start the late broker"
 check "the server connects once the broker is up" wait_for 15 metric_is sse_broker_connected 1
