@@ -45,7 +45,7 @@ check "report.txt keeps the whole table" test "$(grep -cE '^(sse-server|nchan|fl
 check "the plot is a PNG" bash -c "head -c 8 '$R/bench.png' | od -An -c | grep -q 'P   N   G'"
 
 S=$D/scenarios
-CLIENTS=$CLIENTS IDLE_S=4 HEARTBEAT_S=1 STORM_EVENTS=6 STORM_RATE=1000 RATE=4 DURATION=3 \
+CLIENTS=$CLIENTS IDLE_S=4 HEARTBEAT_S=1 SETTLE_S=1 STORM_EVENTS=6 STORM_RATE=1000 RATE=4 DURATION=3 \
     SCALE_CLIENTS=600 RESULTS=$S timeout 300 "$TOP/bench/scenarios" >"$D/sc.out" 2>"$D/sc.err"
 rc=$?
 sed 's/^/# /' "$D/sc.out"
