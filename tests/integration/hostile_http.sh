@@ -280,6 +280,40 @@ idle_ok() {
 }
 row "an idle kept-alive connection: answered, then closed by --request-timeout 2s within ~4 s ($([ "$ka_rc" = 124 ] && echo "still open after 8 s" || echo "after $ka_ms ms"))" s idle_ok
 
+# The second request of a kept-alive connection sent a byte a second: each
+# byte restarts libmicrohttpd's idle timeout, so only the header deadline,
+# restarted when the first request completed, can cut it.
+req2="GET /healthz HTTP/1.1"$'\r\n'"Host: 127.0.0.1"$'\r\n'"X-Padding: $(printf '%*s' 30 '' | tr ' ' p)"$'\r\n\r\n'
+cut0=$(metric_at s sse_http_request_timeouts_total)
+exec {ka}<>"/dev/tcp/127.0.0.1/${PORT[s]}"
+timeout 8 cat <&"$ka" >"$D/keepalive-slow.out" 2>/dev/null &
+reader=$!
+IT_PIDS+=("$reader")
+printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&"$ka"
+sleep 0.3
+(
+    for ((i = 0; i < ${#req2}; i++)); do
+        printf '%s' "${req2:i:1}" 1>&"$ka" 2>/dev/null || exit 0
+        sleep 1
+    done
+) &
+writer=$!
+IT_PIDS+=("$writer")
+t0=$(date +%s%N)
+wait "$reader"
+ka_rc=$?
+ka_ms=$((($(date +%s%N) - t0) / 1000000))
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+exec {ka}<&-
+cut1=$(metric_at s sse_http_request_timeouts_total)
+slow2_ok() {
+    WHY="$(grep -c '^HTTP/1.1 200' "$D/keepalive-slow.out") answers, sse_http_request_timeouts_total $cut0 -> $cut1"
+    [ "$ka_rc" != 124 ] && [ "$ka_ms" -le 4500 ] && [ "$(grep -c '^HTTP/1.1 200' "$D/keepalive-slow.out")" = 1 ] &&
+        [ "$cut1" = $((cut0 + 1)) ]
+}
+row "a kept-alive connection's second request at 1 byte/s: the first answered, the second cut by the header deadline (--request-timeout 2s) within ~4 s and counted ($([ "$ka_rc" = 124 ] && echo "still open after 8 s" || echo "closed after $ka_ms ms"))" s slow2_ok
+
 # ---- garbage instead of HTTP (server s) ---------------------------------------------
 # 505 is the right answer to a request line naming HTTP/2.0.
 garbage_ok() { [ "$RAW_RC" != 124 ] && { [[ $RAW_STATUS == none || $RAW_STATUS == 505 ]] || is4xx "$RAW_STATUS"; }; }
