@@ -26,10 +26,12 @@ struct frame {
 
 struct sse_sub {
     struct sse_sub *prev, *next;
-    uint64_t next_seq; /* sequence number of the next frame to send */
-    size_t off;        /* bytes of that frame already sent */
-    uint64_t min_id;   /* frames with an id at or below this are skipped */
-    uint64_t hb_gen;   /* last heartbeat generation seen */
+    uint64_t next_seq;                 /* sequence number of the next frame to send */
+    size_t off;                        /* bytes of that frame already sent */
+    uint64_t min_id;                   /* frames with an id at or below this are skipped */
+    struct sse_sub *hb_prev, *hb_next; /* its heartbeat slice's list */
+    unsigned hb_slice;
+    int hb_due; /* a heartbeat tick came for it since its last read */
     int parked;
     int gone;          /* kicked, or lagged: never read again */
     int lagged;        /* ... because the ring lapped it */
@@ -51,7 +53,11 @@ struct sse_hub {
     size_t cap;
     uint64_t head; /* sequence number the next frame will get */
     uint64_t last_key;
-    uint64_t hb_gen;
+    /* Heartbeat slices: subscribers are dealt round-robin into hb_slices
+     * lists, so that a slice's tick walks only its own. */
+    struct sse_sub *hb_heads[SSE_HUB_HB_SLICES_MAX];
+    unsigned hb_slices;
+    uint64_t next_slot;
     int closed;
     unsigned max_subs;
     struct sse_sub *subs;
@@ -80,6 +86,7 @@ struct sse_hub *sse_hub_new(size_t history, unsigned max_subs)
     pthread_mutex_init(&h->lock, NULL);
     h->cap = history;
     h->max_subs = max_subs;
+    h->hb_slices = 1;
     return h;
 }
 
@@ -197,7 +204,11 @@ struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const struct sse_sub_params
         goto fail;
     }
     place(h, s, p, out);
-    s->hb_gen = h->hb_gen;
+    s->hb_slice = (unsigned)(h->next_slot++ % h->hb_slices);
+    s->hb_next = h->hb_heads[s->hb_slice];
+    if (s->hb_next)
+        s->hb_next->hb_prev = s;
+    h->hb_heads[s->hb_slice] = s;
     s->next = h->subs;
     if (h->subs)
         h->subs->prev = s;
@@ -237,6 +248,12 @@ void sse_hub_unsubscribe(struct sse_hub *h, struct sse_sub *s)
         h->subs = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    if (s->hb_prev)
+        s->hb_prev->hb_next = s->hb_next;
+    else
+        h->hb_heads[s->hb_slice] = s->hb_next;
+    if (s->hb_next)
+        s->hb_next->hb_prev = s->hb_prev;
     h->st.subscribers--;
     pthread_mutex_unlock(&h->lock);
     free_sub(s);
@@ -299,8 +316,32 @@ void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct ss
 void sse_hub_heartbeat(struct sse_hub *h)
 {
     pthread_mutex_lock(&h->lock);
-    h->hb_gen++;
-    wake_parked(h);
+    for (struct sse_sub *s = h->subs; s; s = s->next) {
+        s->hb_due = 1;
+        wake_one(s);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+int sse_hub_set_heartbeat_slices(struct sse_hub *h, unsigned slices)
+{
+    pthread_mutex_lock(&h->lock);
+    int ok = slices >= 1 && slices <= SSE_HUB_HB_SLICES_MAX && h->subs == NULL;
+    if (ok)
+        h->hb_slices = slices;
+    pthread_mutex_unlock(&h->lock);
+    return ok ? 0 : -1;
+}
+
+void sse_hub_heartbeat_slice(struct sse_hub *h, unsigned slice)
+{
+    pthread_mutex_lock(&h->lock);
+    if (slice < h->hb_slices) {
+        for (struct sse_sub *s = h->hb_heads[slice]; s; s = s->hb_next) {
+            s->hb_due = 1;
+            wake_one(s);
+        }
+    }
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -417,10 +458,10 @@ ssize_t sse_hub_read(struct sse_hub *h, struct sse_sub *s, char *buf, size_t max
     size_t framed = copy_frames(h, s, buf + n, max - n);
     n += framed;
     s->sent_since_hb |= framed > 0;
-    if (s->hb_gen != h->hb_gen) {
+    if (s->hb_due) {
         /* A heartbeat keeps an idle stream alive through proxies; a stream
          * that carried an event since the last one is not idle. */
-        s->hb_gen = h->hb_gen;
+        s->hb_due = 0;
         if (!s->sent_since_hb && n == 0 && max >= sizeof heartbeat - 1) {
             memcpy(buf, heartbeat, sizeof heartbeat - 1);
             n = sizeof heartbeat - 1;

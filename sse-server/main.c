@@ -207,6 +207,15 @@ int main(int argc, char **argv)
         rc_error("out of memory");
         goto out;
     }
+    /* Heartbeats go out one slice of the streams per second (per
+     * --heartbeat / 60 when longer than a minute), so each stream still gets
+     * one per --heartbeat, but never all at once: a burst to every stream
+     * would hold up the events published during it. */
+    int64_t hb_secs = cfg.heartbeat_ms / 1000;
+    unsigned hb_slices = hb_secs < 1                       ? 1
+                         : hb_secs > SSE_HUB_HB_SLICES_MAX ? SSE_HUB_HB_SLICES_MAX
+                                                           : (unsigned)hb_secs;
+    sse_hub_set_heartbeat_slices(hub, hb_slices); /* nobody subscribed yet: cannot fail */
     if ((consumer = sse_consumer_start(&ccfg, hub)) == NULL) {
         rc_error("cannot start the consumer thread");
         goto out;
@@ -225,12 +234,15 @@ int main(int argc, char **argv)
             cfg.reuse_port ? " on a shared port (--reuse-port)" : "", cfg.listen, cfg.max_clients,
             broadcast ? "enabled" : "disabled", cfg.exchange, safe_url);
 
-    int64_t next_hb = rc_mono_ms() + cfg.heartbeat_ms;
+    int64_t hb_step = cfg.heartbeat_ms / hb_slices;
+    unsigned hb_slice = 0;
+    int64_t next_hb = rc_mono_ms() + hb_step;
     while (!stop) {
         int64_t now = rc_mono_ms();
         if (now >= next_hb) {
-            sse_hub_heartbeat(hub);
-            next_hb = now + cfg.heartbeat_ms;
+            sse_hub_heartbeat_slice(hub, hb_slice);
+            hb_slice = (hb_slice + 1) % hb_slices;
+            next_hb = now + hb_step;
         }
         sse_http_sweep(http);
         /* Wakes early on a signal. */

@@ -651,6 +651,63 @@ static void test_heartbeat_with_greeting_pending(void **state)
     sse_hub_free(h);
 }
 
+/* Slices: subscribers are dealt round-robin into them, a slice's tick
+ * concerns only its own, and a full round of ticks reaches everyone exactly
+ * once, also after a subscriber in the middle of a slice has gone. */
+static void test_heartbeat_slices(void **state)
+{
+    (void)state;
+    enum { N = 7, SLICES = 3 };
+    struct sse_hub *h = sse_hub_new(4, 10);
+    assert_int_equal(sse_hub_set_heartbeat_slices(h, 0), -1);
+    assert_int_equal(sse_hub_set_heartbeat_slices(h, SSE_HUB_HB_SLICES_MAX + 1), -1);
+    assert_int_equal(sse_hub_set_heartbeat_slices(h, SLICES), 0);
+    struct fake f[N];
+    struct sse_sub *s[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = sub(h, &f[i], NULL);
+        read_parked(h, s[i]);
+    }
+    /* only while nobody is subscribed */
+    assert_int_equal(sse_hub_set_heartbeat_slices(h, 2), -1);
+    sse_hub_unsubscribe(h, s[3]); /* slice 0: 0, 3, 6 -> 0, 6 */
+    s[3] = NULL;
+    int sent = 0;
+    for (unsigned slice = 0; slice < SLICES; slice++) {
+        sse_hub_heartbeat_slice(h, slice);
+        for (int i = 0; i < N; i++) {
+            if (s[i] == NULL)
+                continue;
+            int mine = (unsigned)i % SLICES == slice;
+            assert_int_equal(f[i].wakes, mine ? 1 : 0);
+            if (mine) { /* only a woken one is read, as a writer would */
+                read_expect(h, s[i], ": heartbeat\n\n");
+                read_parked(h, s[i]);
+                f[i].wakes = 0; /* counted: leave only the next slice's */
+                sent++;
+            }
+        }
+    }
+    assert_int_equal(sent, N - 1);
+    assert_int_equal(stats(h).heartbeats, N - 1);
+    /* a slice out of range concerns nobody; the whole-hub heartbeat, all */
+    sse_hub_heartbeat_slice(h, SLICES);
+    for (int i = 0; i < N; i++)
+        if (s[i])
+            assert_int_equal(f[i].wakes, 0);
+    sse_hub_heartbeat(h);
+    for (int i = 0; i < N; i++) {
+        if (s[i] == NULL)
+            continue;
+        assert_int_equal(f[i].wakes, 1);
+        read_expect(h, s[i], ": heartbeat\n\n");
+        read_parked(h, s[i]);
+        assert_int_equal(f[i].violations, 0);
+        sse_hub_unsubscribe(h, s[i]);
+    }
+    sse_hub_free(h);
+}
+
 /* ---- close ---- */
 
 static void test_close(void **state)
@@ -1963,6 +2020,7 @@ int main(void)
         cmocka_unit_test(test_unsubscribe_middle_of_list),
         cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_heartbeat_with_greeting_pending),
+        cmocka_unit_test(test_heartbeat_slices),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_kick),
         cmocka_unit_test(test_resume_exact_id),
