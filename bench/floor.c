@@ -11,9 +11,11 @@
  *   floor [--port N] [--amqp-url URL] [--exchange NAME] [--heartbeat SECONDS]
  *
  * --heartbeat S (0, the default, is off) writes ": heartbeat\n\n" to every streaming client
- * every S seconds, the same way as a message: the floor of what an idle stream costs
- * (bench/scenarios' idle scenario compares sse-server with it). Each round is logged as
- * "floor: heartbeat to N clients" so a script can count what a window held.
+ * once every S seconds, one write each: the floor of what an idle stream costs
+ * (bench/scenarios' idle scenario compares sse-server with it). On sse-server's schedule:
+ * one slice of the clients per second (fd modulo S, at most 60 slices), not all at once.
+ * Each tick is logged as "floor: heartbeat to N clients" so a script can count what a
+ * window held.
  *
  * --port 0 (the default) picks a free port. Either way "listening on port N" goes to stderr
  * once the queue is bound and consuming, so a script may connect clients from then on.
@@ -162,12 +164,18 @@ static void streaming_event(int fd)
     drop_client(fd);
 }
 
-/* One frame, one write() per client; anything but a full write drops the client. Iterates
- * from the end so that a drop (which moves the last entry into the hole) skips nobody. */
-static void fan_out(const char *frame, size_t len)
+/* One frame, one write() per client (of those whose fd modulo slices is slice; a message
+ * goes to all: slices 1); anything but a full write drops the client. Iterates from the
+ * end so that a drop (which moves the last entry into the hole) skips nobody. Returns the
+ * writes made. */
+static int fan_out_slice(const char *frame, size_t len, int slice, int slices)
 {
+    int n = 0;
     for (int i = g_nstreaming - 1; i >= 0; i--) {
         int fd = g_streaming[i];
+        if (fd % slices != slice)
+            continue;
+        n++;
         ssize_t w = write(fd, frame, len);
         g_writes++;
         if (w != (ssize_t)len) {
@@ -175,6 +183,12 @@ static void fan_out(const char *frame, size_t len)
             drop_client(fd);
         }
     }
+    return n;
+}
+
+static void fan_out(const char *frame, size_t len)
+{
+    fan_out_slice(frame, len, 0, 1);
 }
 
 static bool amqp_ok(amqp_rpc_reply_t r, const char *what)
@@ -430,18 +444,20 @@ int main(int argc, char **argv)
     int rc = 0;
     struct epoll_event evs[EPOLL_BATCH];
     static const char heartbeat[] = ": heartbeat\n\n";
-    long long next_hb = heartbeat_s > 0 ? now_ms() + heartbeat_s * 1000 : -1;
+    int hb_slices = heartbeat_s < 1 ? 1 : heartbeat_s > 60 ? 60 : (int)heartbeat_s, hb_slice = 0;
+    long long hb_step = heartbeat_s * 1000 / hb_slices;
+    long long next_hb = heartbeat_s > 0 ? now_ms() + hb_step : -1;
     while (!g_stop) {
         int timeout = -1;
         if (next_hb >= 0) {
             long long now = now_ms();
             if (now >= next_hb) {
-                /* Every client, the way a message goes: only the writes, nothing else. */
-                int held = g_nstreaming;
-                fan_out(heartbeat, sizeof heartbeat - 1);
-                g_heartbeats += (unsigned long long)held;
-                fprintf(stderr, "floor: heartbeat to %d clients\n", held);
-                next_hb = now + heartbeat_s * 1000;
+                /* A slice of the clients, the way a message goes: only the writes. */
+                int n = fan_out_slice(heartbeat, sizeof heartbeat - 1, hb_slice, hb_slices);
+                g_heartbeats += (unsigned long long)n;
+                fprintf(stderr, "floor: heartbeat to %d clients\n", n);
+                hb_slice = (hb_slice + 1) % hb_slices;
+                next_hb = now + hb_step;
             }
             timeout = (int)(next_hb - now_ms());
             if (timeout < 0)
