@@ -296,16 +296,17 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *str)
 
 static const struct route {
     const char *path;
-    handler_fn get; /* NULL: not a GET (and HEAD) route */
-    int post;       /* the broadcast route */
+    handler_fn get;  /* NULL: not a GET (and HEAD) route */
+    handler_fn head; /* HEAD when it must differ from GET's head; NULL: get */
+    int post;        /* the broadcast route */
     const char *allow;
 } routes[] = {
-    {"/", handle_index, 0, "GET, HEAD"},
-    {"/api/v1/sso/stream", handle_stream, 0, "GET, HEAD, OPTIONS"},
-    {"/api/v1/sso/broadcast", NULL, 1, "POST, OPTIONS"},
-    {"/healthz", handle_healthz, 0, "GET, HEAD"},
-    {"/readyz", handle_readyz, 0, "GET, HEAD"},
-    {"/metrics", handle_metrics, 0, "GET, HEAD"},
+    {"/", handle_index, NULL, 0, "GET, HEAD"},
+    {"/api/v1/sso/stream", handle_stream, handle_stream_head, 0, "GET, HEAD, OPTIONS"},
+    {"/api/v1/sso/broadcast", NULL, NULL, 1, "POST, OPTIONS"},
+    {"/healthz", handle_healthz, NULL, 0, "GET, HEAD"},
+    {"/readyz", handle_readyz, NULL, 0, "GET, HEAD"},
+    {"/metrics", handle_metrics, NULL, 0, "GET, HEAD"},
 };
 
 static enum MHD_Result method_not_allowed(struct sse_http *s, struct MHD_Connection *c,
@@ -348,7 +349,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* HEAD is GET without the body (RFC 9110 9.3.2), which libmicrohttpd
          * leaves out on its own. */
         if (rt->get && strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
-            return rt->get == handle_stream ? handle_stream_head(s, c) : rt->get(s, c);
+            return (rt->head ? rt->head : rt->get)(s, c);
         if (rt->post && strcmp(method, MHD_HTTP_METHOD_POST) == 0)
             return broadcast_begin(s, c, req_cls);
         return method_not_allowed(s, c, rt->allow);

@@ -220,16 +220,22 @@ code=$(st "${URL[m]}/$(head -c 100000 /dev/zero | tr '\0' a)")
 row "a 100 KB path: 4xx (got $code)" m is4xx "$code"
 
 # ---- slowloris: headers one byte a second (server s: --request-timeout 2s) ----------
+# drip FD TEXT: writes TEXT to FD a byte a second, in the background (DRIP_PID);
+# stops at the first failed write (the server closed the connection).
+drip() {
+    (
+        for ((i = 0; i < ${#2}; i++)); do
+            printf '%s' "${2:i:1}" 1>&"$1" 2>/dev/null || exit 0
+            sleep 1
+        done
+    ) &
+    DRIP_PID=$!
+    IT_PIDS+=("$DRIP_PID")
+}
 req="GET $STREAM HTTP/1.1"$'\r\n'"Host: 127.0.0.1"$'\r\n'"User-Agent: slowloris"$'\r\n'"X-Padding: $(printf '%*s' 40 '' | tr ' ' p)"$'\r\n\r\n'
 exec {slow}<>"/dev/tcp/127.0.0.1/${PORT[s]}"
-(
-    for ((i = 0; i < ${#req}; i++)); do
-        printf '%s' "${req:i:1}" 1>&"$slow" 2>/dev/null || exit 0
-        sleep 1
-    done
-) &
-writer=$!
-IT_PIDS+=("$writer")
+drip "$slow" "$req"
+writer=$DRIP_PID
 t0=$(date +%s%N)
 timeout 8 cat <&"$slow" >"$D/slowloris.out" 2>/dev/null &
 reader=$!
@@ -291,14 +297,8 @@ reader=$!
 IT_PIDS+=("$reader")
 printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&"$ka"
 sleep 0.3
-(
-    for ((i = 0; i < ${#req2}; i++)); do
-        printf '%s' "${req2:i:1}" 1>&"$ka" 2>/dev/null || exit 0
-        sleep 1
-    done
-) &
-writer=$!
-IT_PIDS+=("$writer")
+drip "$ka" "$req2"
+writer=$DRIP_PID
 t0=$(date +%s%N)
 wait "$reader"
 ka_rc=$?
