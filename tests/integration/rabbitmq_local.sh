@@ -5,7 +5,7 @@
 #   tests/integration/rabbitmq_local.sh
 #
 # Ports: RC_TEST_RL_PORT (default 5830) and RC_TEST_RL_PORT2 (default 5840);
-# each node also uses PORT+20000 (distribution) and PORT+30000 (epmd).
+# each node also uses PORT+10000 (epmd) and PORT+20000 (distribution).
 # Prints one line per check ("ok - ..." / "not ok - ..."); exits 0 only if all pass.
 # '$1' inside bash -c and eval strings is meant to expand later.
 # shellcheck disable=SC2016
@@ -84,6 +84,9 @@ amqp_answers() {
         IFS= read -r -d "" -N 1 b <&3 || exit 1
         [[ $b == $'"'"'\x01'"'"' ]]' _ "$1" 2>/dev/null
 }
+
+# listens_on PORT COMM: a process named COMM listens on 127.0.0.1:PORT.
+listens_on() { ss -Hltnp "( sport = :$1 )" 2>/dev/null | grep -q "127.0.0.1:$1 .*((\"$2\","; }
 
 # Every TCP socket our node's processes listen on is bound to loopback.
 loopback_only() {
@@ -175,6 +178,11 @@ EPMD_A=$(epmd_pid_of "$PORT_A")
 check "beam pid recorded and running ($BEAM_A)" alive "$BEAM_A" beam.smp
 check "epmd pid recorded and running ($EPMD_A)" alive "$EPMD_A" epmd
 check "node $PORT_A listens on loopback only (AMQP, dist, epmd)" loopback_only "$BEAM_A $EPMD_A"
+# Derived ports stay below the kernel's ephemeral range, where a load test's
+# connections in TIME_WAIT would make epmd's bind fail.
+read -r EPH_LO EPH_HI </proc/sys/net/ipv4/ip_local_port_range
+check "epmd listens on PORT+10000, distribution on PORT+20000, both below the ephemeral range ($EPH_LO-$EPH_HI)" \
+    eval 'listens_on $((PORT_A + 10000)) epmd && listens_on $((PORT_A + 20000)) beam.smp && ((PORT_A + 20000 < EPH_LO))'
 SA=$(state "$PORT_A")
 check "state dir has enabled_plugins '[].' and an empty conf-env file" \
     eval 'test "$(cat "$SA/enabled_plugins")" = "[]." -a -f "$SA/rabbitmq-env.conf" -a ! -s "$SA/rabbitmq-env.conf"'
@@ -200,7 +208,8 @@ RC=$?
 dt=$(($(now_ms) - t0))
 check "start on a port taken by another process fails at once (rc $RC, ${dt} ms)" \
     test "$RC" != 0 -a "$dt" -lt 3000
-check "... with a clear message" grep -q "already in use" "$TMP/err"
+check "... with a clear message naming the port and who holds it (beam.smp pid $BEAM_A)" \
+    grep -q "AMQP port 127.0.0.1:$PORT_A is already in use: .*LISTEN (by beam.smp pid $BEAM_A)" "$TMP/err"
 check "... and starts no epmd" test ! -s "$TMP/other/rabbitmq-$PORT_A/epmd.pid"
 
 # --- node B at the same time ------------------------------------------------------------
@@ -229,7 +238,7 @@ check "stop $PORT_A exits 0 (${dt} ms)" test "$RC" = 0
 check "stop $PORT_A: beam pid $BEAM_A is gone" gone_within "$BEAM_A" beam.smp 2
 check "stop $PORT_A: epmd pid $EPMD_A is gone" gone_within "$EPMD_A" epmd 2
 check "stop $PORT_A: port $PORT_A is closed" eval '! tcp_open "$PORT_A"'
-check "stop $PORT_A: epmd port $((PORT_A + 30000)) is closed" eval '! tcp_open "$((PORT_A + 30000))"'
+check "stop $PORT_A: epmd port $((PORT_A + 10000)) is closed" eval '! tcp_open "$((PORT_A + 10000))"'
 check "stop $PORT_A left node $PORT_B running" amqp_answers "$PORT_B"
 
 rl "$PORT_A" status
@@ -242,10 +251,41 @@ rl "$PORT_B" stop
 check "stop $PORT_B exits 0" test "$RC" = 0
 check "stop $PORT_B: beam pid $BEAM_B and epmd pid $EPMD_B are gone" \
     eval 'gone_within "$BEAM_B" beam.smp 2 && gone_within "$EPMD_B" epmd 2'
-check "stop $PORT_B: ports $PORT_B, $((PORT_B + 20000)), $((PORT_B + 30000)) are closed" \
-    eval '! tcp_open "$PORT_B" && ! tcp_open "$((PORT_B + 20000))" && ! tcp_open "$((PORT_B + 30000))"'
+check "stop $PORT_B: ports $PORT_B, $((PORT_B + 10000)), $((PORT_B + 20000)) are closed" \
+    eval '! tcp_open "$PORT_B" && ! tcp_open "$((PORT_B + 10000))" && ! tcp_open "$((PORT_B + 20000))"'
 rl "$PORT_B" status
 check "status $PORT_B after stop: exit 3" test "$RC" = 3
+
+# --- a port held by a connection in TIME_WAIT -----------------------------------------
+# Nobody listens on it, yet epmd cannot bind it: the failure must name the port
+# and what holds it. A client socket bound to that port without SO_REUSEADDR
+# (like the ephemeral ports of a load client) and closed first stays in
+# TIME_WAIT for 60 s; epmd's bind (with SO_REUSEADDR) still conflicts with it.
+TW_PORT=$((PORT_A + 10001))
+while [[ -n $(ss -Htan "( sport = :$TW_PORT )") ]] && ((TW_PORT < PORT_A + 10099)); do TW_PORT=$((TW_PORT + 1)); done
+python3 - "$TW_PORT" <<'PY'
+import socket, sys, time
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(1)
+c = socket.socket()  # no SO_REUSEADDR, as a connect()'s own port has none
+c.bind(("127.0.0.1", int(sys.argv[1])))
+c.connect(srv.getsockname())
+peer, _ = srv.accept()
+c.close()            # the active close: this side goes to TIME_WAIT
+time.sleep(0.1)
+peer.close()
+time.sleep(0.1)
+PY
+check "a connection from port $TW_PORT left it in TIME-WAIT" \
+    eval '[[ -n $(ss -Htan state time-wait "( sport = :$TW_PORT )") ]]'
+RABBITMQ_EPMD_PORT=$TW_PORT rl "$PORT_A" start
+check "start with its epmd port in TIME_WAIT fails (rc $RC)" test "$RC" != 0
+check "... naming the port and the TIME-WAIT connection that holds it" \
+    grep -q "127.0.0.1:$TW_PORT: .*TIME-WAIT" "$TMP/err"
+check "... and leaves nothing running (no epmd, no beam, port $PORT_A closed)" \
+    eval '! alive "$(epmd_pid_of "$PORT_A")" epmd && ! alive "$(beam_pid_of "$PORT_A")" beam.smp && ! tcp_open "$PORT_A"'
+((RC != 0)) || RABBITMQ_EPMD_PORT=$TW_PORT rl "$PORT_A" stop
 
 echo "1..$n"
 if ((failed)); then
