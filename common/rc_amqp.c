@@ -12,7 +12,12 @@
 
 #include "rc_time.h"
 
-#define CHANNEL 1
+/* The live channel (publish, the private queue), and two more: one that a
+ * refused stream declare may close without taking the live channel down,
+ * and one for reading the history stream. */
+#define CHANNEL         1
+#define DECLARE_CHANNEL 2
+#define STREAM_CHANNEL  3
 
 struct rc_amqp {
     amqp_connection_state_t conn;
@@ -20,7 +25,12 @@ struct rc_amqp {
     int channel_open;
     amqp_envelope_t envelope;
     int have_envelope;
+    int stream_open;         /* STREAM_CHANNEL is open and consuming */
+    unsigned stream_unacked; /* deliveries since the last ack (the stream's credit) */
+    uint64_t stream_last_tag;
 };
+
+static void close_ok(struct rc_amqp *a, amqp_channel_t ch);
 
 static struct timeval ms_to_tv(int64_t ms)
 {
@@ -72,7 +82,7 @@ static int check_rpc(const struct rc_amqp *a, const char *what, char *err, size_
 
 int rc_amqp_check_tls(const struct rc_amqp_params *p, char *err, size_t errlen)
 {
-    if (strncmp(p->url, "amqps://", 8) != 0)
+    if (strstr(p->url, "amqps://") == NULL) /* in any URL of a list */
         return 0;
     if (p->ca_file == NULL || p->ca_file[0] == '\0') {
         snprintf(err, errlen, "an amqps:// URL needs a CA bundle (--amqp-ca / AMQP_CA_FILE)");
@@ -210,16 +220,20 @@ static int login(struct rc_amqp *a, const struct rc_amqp_params *p,
     return 0;
 }
 
-struct rc_amqp *rc_amqp_connect(const struct rc_amqp_params *p, char *err, size_t errlen)
+/* One broker of the list: url is one element, not the whole list. */
+static struct rc_amqp *connect_one(const struct rc_amqp_params *p, const char *url, char *err,
+                                   size_t errlen)
 {
     struct amqp_connection_info ci;
     char *copy = NULL;
+    struct rc_amqp_params one = *p;
+    one.url = url;
     struct rc_amqp *a = calloc(1, sizeof *a);
     if (a == NULL || (a->conn = amqp_new_connection()) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (open_socket(a, p, &ci, &copy, err, errlen) < 0 || login(a, p, &ci, err, errlen) < 0)
+    if (open_socket(a, &one, &ci, &copy, err, errlen) < 0 || login(a, &one, &ci, err, errlen) < 0)
         goto fail;
     free(copy);
     return a;
@@ -227,6 +241,85 @@ fail:
     free(copy);
     rc_amqp_free(a);
     return NULL;
+}
+
+/* The comma that ends the URL starting at s, or NULL for the last one. A
+ * list separator is a comma followed by the next URL's scheme: a comma in
+ * a password (RFC 3986 allows it unencoded) does not split the URL. */
+static const char *url_end(const char *s)
+{
+    for (const char *c = s; (c = strchr(c, ',')) != NULL; c++) {
+        const char *n = c + 1 + strspn(c + 1, " \t");
+        if (strncmp(n, "amqp://", 7) == 0 || strncmp(n, "amqps://", 8) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+size_t rc_amqp_url_count(const char *urls)
+{
+    size_t n = 1;
+    for (const char *c = urls; (c = url_end(c)) != NULL; c++)
+        n++;
+    return n;
+}
+
+int rc_amqp_url_at(const char *urls, size_t i, char *out, size_t outlen)
+{
+    const char *s = urls;
+    for (; i > 0; i--) {
+        s = url_end(s);
+        if (s == NULL)
+            return -1;
+        s++;
+    }
+    s += strspn(s, " \t");
+    const char *e = url_end(s);
+    size_t len = e ? (size_t)(e - s) : strlen(s);
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len == 0 || len >= outlen)
+        return -1;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return 0;
+}
+
+/* A list is tried from a random element on, so that replicas started
+ * together spread over the cluster's nodes instead of all landing on the
+ * first, and a dead node costs one failed attempt before the next. */
+struct rc_amqp *rc_amqp_connect(const struct rc_amqp_params *p, char *err, size_t errlen)
+{
+    size_t n = rc_amqp_url_count(p->url);
+    if (n == 1)
+        return connect_one(p, p->url, err, errlen);
+    size_t start = (size_t)rc_rand_below(n);
+    char url[1024], why[512];
+    size_t used = 0;
+    err[0] = '\0';
+    for (size_t k = 0; k < n; k++) {
+        if (rc_amqp_url_at(p->url, (start + k) % n, url, sizeof url) < 0) {
+            snprintf(why, sizeof why, "AMQP URL #%zu of %zu is empty or too long",
+                     (start + k) % n + 1, n);
+        } else {
+            struct rc_amqp *a = connect_one(p, url, why, sizeof why);
+            explicit_bzero(url, sizeof url); /* it held a password */
+            if (a)
+                return a;
+        }
+        /* Every broker's reason, in the order tried: the operator sees
+         * which node failed how. */
+        int w =
+            snprintf(err + used, errlen > used ? errlen - used : 0, "%s%s", used ? "; " : "", why);
+        if (w > 0)
+            used += (size_t)w < errlen - used ? (size_t)w : errlen - used - 1;
+    }
+    return NULL;
+}
+
+const char *rc_amqp_where(const struct rc_amqp *a)
+{
+    return a->where;
 }
 
 void rc_amqp_free(struct rc_amqp *a)
@@ -306,10 +399,13 @@ static int handle_stray_frame(struct rc_amqp *a, const amqp_frame_t *f, char *er
         amqp_connection_close_ok_t ok;
         amqp_send_method(a->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
     } else {
-        amqp_channel_close_ok_t ok;
-        amqp_send_method(a->conn, CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        /* A closed stream channel ends the connection too: reconnecting
+         * is how every other failure is handled, and it reads the stream
+         * again from where the ring stands. */
+        close_ok(a, f->channel);
     }
-    a->channel_open = 0;
+    if (f->channel == CHANNEL || id == AMQP_CONNECTION_CLOSE_METHOD)
+        a->channel_open = 0;
     return -1;
 }
 
@@ -411,6 +507,148 @@ out:
     return rc;
 }
 
+/* The broker closed a channel of ours: confirm it, so that the channel
+ * number can be opened again. */
+static void close_ok(struct rc_amqp *a, amqp_channel_t ch)
+{
+    amqp_channel_close_ok_t ok;
+    amqp_send_method(a->conn, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+}
+
+/* -1 for a connection-level failure (the connection is gone); for a
+ * channel-level refusal on ch (answered with close-ok), 1 when it is about
+ * the arguments (406 PRECONDITION_FAILED: another declaration) and will
+ * not change by trying again, 2 otherwise (404 "home node down or
+ * inaccessible" while a node restarts, ...); 3 when the broker closed the
+ * whole connection for it (541/540: no stream support). */
+static int refused_or_lost(struct rc_amqp *a, amqp_channel_t ch, const char *what, char *err,
+                           size_t errlen)
+{
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(a->conn);
+    reply_error(a, r, what, err, errlen);
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const amqp_channel_close_t *m = r.reply.decoded;
+        close_ok(a, ch);
+        return m->reply_code == AMQP_PRECONDITION_FAILED ? 1 : 2;
+    }
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+        r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const amqp_connection_close_t *m = r.reply.decoded;
+        amqp_connection_close_ok_t ok;
+        amqp_send_method(a->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+        a->channel_open = 0;
+        /* A broker whose stream queues are off (RabbitMQ before 3.9, or the
+         * stream_queue feature flag disabled) closes the whole connection,
+         * 541, on the declare. */
+        if (m->reply_code == AMQP_INTERNAL_ERROR || m->reply_code == AMQP_NOT_IMPLEMENTED)
+            return 3;
+    }
+    return -1;
+}
+
+int rc_amqp_declare_stream(struct rc_amqp *a, const char *exchange, const struct rc_stream_spec *sp,
+                           uint64_t *messages, char *err, size_t errlen)
+{
+    amqp_channel_open(a->conn, DECLARE_CHANNEL);
+    if (check_rpc(a, "channel.open", err, errlen) < 0)
+        return -1;
+    /* x-max-age must be a string ("86400s"; an integer is refused with
+     * 406), the segment size an integer. Retention drops whole segments,
+     * so segments must be small for it to trim at tick rates: the default
+     * of 500 MB would hold months of ticks before the first one closes. */
+    amqp_table_entry_t args[3] = {
+        {.key = amqp_cstring_bytes("x-queue-type"),
+         .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes("stream")}},
+        {.key = amqp_cstring_bytes("x-max-age"),
+         .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(sp->max_age)}},
+        {.key = amqp_cstring_bytes("x-stream-max-segment-size-bytes"),
+         .value = {.kind = AMQP_FIELD_KIND_I64, .value.i64 = sp->segment_bytes}},
+    };
+    amqp_table_t table = {.num_entries = 3, .entries = args};
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(a->conn, DECLARE_CHANNEL, amqp_cstring_bytes(sp->name), 0 /* passive */,
+                           1 /* durable */, 0 /* exclusive */, 0 /* auto_delete */, table);
+    int rc = 0;
+    if (amqp_get_rpc_reply(a->conn).reply_type != AMQP_RESPONSE_NORMAL || ok == NULL)
+        return refused_or_lost(a, DECLARE_CHANNEL, "declaring the history stream", err, errlen);
+    if (messages)
+        *messages = ok->message_count;
+    amqp_queue_bind(a->conn, DECLARE_CHANNEL, amqp_cstring_bytes(sp->name),
+                    amqp_cstring_bytes(exchange), amqp_empty_bytes, amqp_empty_table);
+    if (amqp_get_rpc_reply(a->conn).reply_type != AMQP_RESPONSE_NORMAL)
+        return refused_or_lost(a, DECLARE_CHANNEL, "binding the history stream", err, errlen);
+    amqp_channel_close(a->conn, DECLARE_CHANNEL, AMQP_REPLY_SUCCESS);
+    if (check_rpc(a, "channel.close", err, errlen) < 0)
+        rc = -1;
+    return rc;
+}
+
+int rc_amqp_stream_open(struct rc_amqp *a, const char *stream, const char *spec, int64_t offset,
+                        unsigned prefetch, char *err, size_t errlen)
+{
+    amqp_channel_open(a->conn, STREAM_CHANNEL);
+    if (check_rpc(a, "channel.open", err, errlen) < 0)
+        return -1;
+    a->stream_open = 1;
+    a->stream_unacked = 0;
+    /* A stream refuses consumers without a prefetch (406) and delivers no
+     * more than the prefetch until acknowledged: acks are its credit. */
+    amqp_basic_qos(a->conn, STREAM_CHANNEL, 0, (uint16_t)(prefetch ? prefetch : 1), 0);
+    if (amqp_get_rpc_reply(a->conn).reply_type != AMQP_RESPONSE_NORMAL)
+        goto refused;
+    amqp_table_entry_t arg = {.key = amqp_cstring_bytes("x-stream-offset")};
+    if (spec) {
+        arg.value.kind = AMQP_FIELD_KIND_UTF8;
+        arg.value.value.bytes = amqp_cstring_bytes(spec);
+    } else {
+        arg.value.kind = AMQP_FIELD_KIND_I64;
+        arg.value.value.i64 = offset;
+    }
+    amqp_table_t table = {.num_entries = 1, .entries = &arg};
+    amqp_basic_consume(a->conn, STREAM_CHANNEL, amqp_cstring_bytes(stream), amqp_empty_bytes,
+                       0 /* no_local */, 0 /* no_ack: streams want acks */, 0 /* exclusive */,
+                       table);
+    if (amqp_get_rpc_reply(a->conn).reply_type != AMQP_RESPONSE_NORMAL)
+        goto refused;
+    return 0;
+refused:
+    a->stream_open = 0;
+    return refused_or_lost(a, STREAM_CHANNEL, "reading the history stream", err, errlen);
+}
+
+int rc_amqp_stream_close(struct rc_amqp *a, char *err, size_t errlen)
+{
+    if (!a->stream_open)
+        return 0;
+    a->stream_open = 0;
+    /* Deliveries already on their way for this channel are read and
+     * dropped by rc_amqp_next (the channel is no longer open). */
+    amqp_channel_close(a->conn, STREAM_CHANNEL, AMQP_REPLY_SUCCESS);
+    return check_rpc(a, "closing the history stream's channel", err, errlen);
+}
+
+/* A stream delivery: its offset, and an ack now and then (multiple), so
+ * the broker keeps sending. */
+static void stream_delivery(struct rc_amqp *a, struct rc_amqp_delivery *d)
+{
+    const amqp_basic_properties_t *p = &a->envelope.message.properties;
+    d->stream = 1;
+    d->offset = -1;
+    if (p->_flags & AMQP_BASIC_HEADERS_FLAG) {
+        for (int i = 0; i < p->headers.num_entries; i++) {
+            const amqp_table_entry_t *e = &p->headers.entries[i];
+            if (e->key.len == 15 && memcmp(e->key.bytes, "x-stream-offset", 15) == 0 &&
+                (e->value.kind == AMQP_FIELD_KIND_I64 || e->value.kind == AMQP_FIELD_KIND_U64))
+                d->offset = e->value.value.i64;
+        }
+    }
+    a->stream_last_tag = a->envelope.delivery_tag;
+    if (++a->stream_unacked >= 64) {
+        amqp_basic_ack(a->conn, STREAM_CHANNEL, a->stream_last_tag, 1 /* multiple */);
+        a->stream_unacked = 0;
+    }
+}
+
 /* amqp_consume_message() reports a non-delivery frame as UNEXPECTED_STATE:
  * read that frame ourselves to see whether the broker is closing. */
 static int read_stray(struct rc_amqp *a, char *err, size_t errlen)
@@ -445,6 +683,18 @@ int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery 
         return -1;
     }
     a->have_envelope = 1;
+    if (a->envelope.channel == STREAM_CHANNEL) {
+        if (!a->stream_open) { /* in flight when the channel was closed */
+            amqp_destroy_envelope(&a->envelope);
+            a->have_envelope = 0;
+            return 0;
+        }
+        stream_delivery(a, d);
+    } else if (a->envelope.channel != CHANNEL) {
+        amqp_destroy_envelope(&a->envelope);
+        a->have_envelope = 0;
+        return 0;
+    }
     const amqp_basic_properties_t *p = &a->envelope.message.properties;
     if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && p->message_id.len < sizeof d->message_id) {
         memcpy(d->message_id, p->message_id.bytes, p->message_id.len);
@@ -466,25 +716,52 @@ void rc_amqp_delivery_clear(struct rc_amqp_delivery *d)
     memset(d, 0, sizeof *d);
 }
 
-void rc_url_redact(const char *url, char *out, size_t outlen)
+/* One URL of a list: [url, end). */
+static size_t redact_one(const char *url, const char *end, char *out, size_t outlen)
 {
     /* scheme://user:pass@host/path -> scheme://user:***@host/path. Only the
      * authority (up to the first '/') can hold credentials: an '@' in the
      * vhost is not one. */
-    const char *auth = strstr(url, "://");
+    size_t ulen = (size_t)(end - url);
+    const char *auth = memmem(url, ulen, "://", 3);
     const char *at = NULL, *colon = NULL;
     if (auth) {
         auth += 3;
-        size_t alen = strcspn(auth, "/?#");
+        size_t alen = 0;
+        while (auth + alen < end && !strchr("/?#", auth[alen]))
+            alen++;
         const char *a = memchr(auth, '@', alen);
         /* The last '@' in the authority ends the userinfo. */
         while (a && (at = a, a = memchr(a + 1, '@', alen - (size_t)(a + 1 - auth))))
             ;
         colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
     }
-    if (colon == NULL) {
-        snprintf(out, outlen, "%s", url);
-        return;
+    int w;
+    if (colon == NULL)
+        w = snprintf(out, outlen, "%.*s", (int)ulen, url);
+    else
+        w = snprintf(out, outlen, "%.*s:***%.*s", (int)(colon - url), url, (int)(end - at), at);
+    if (w < 0)
+        return 0;
+    return (size_t)w < outlen ? (size_t)w : (outlen ? outlen - 1 : 0);
+}
+
+void rc_url_redact(const char *url, char *out, size_t outlen)
+{
+    /* Each element of a comma-separated list on its own: a password in the
+     * second URL must not survive because the first had none. */
+    size_t used = 0;
+    if (outlen)
+        out[0] = '\0';
+    for (const char *s = url;;) {
+        const char *end = url_end(s);
+        if (end == NULL)
+            end = s + strlen(s);
+        used += redact_one(s, end, out + used, outlen - used);
+        if (*end == '\0' || used + 1 >= outlen)
+            break;
+        out[used++] = ',';
+        out[used] = '\0';
+        s = end + 1;
     }
-    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
 }

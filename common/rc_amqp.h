@@ -30,7 +30,11 @@ struct rc_amqp;
 #define RC_AMQP_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
 struct rc_amqp_params {
-    const char *url;       /* amqp://user:pass@host:port/vhost or amqps://... */
+    /* amqp://user:pass@host:port/vhost or amqps://..., or a comma-separated
+     * list of them (the nodes of a cluster; a comma splits the list only
+     * where the next URL's scheme follows): connect tries them in turn,
+     * starting at a random one, and returns the first that works. */
+    const char *url;
     const char *ca_file;   /* PEM CA bundle for amqps (unused for amqp://) */
     unsigned heartbeat_s;  /* AMQP heartbeat; 0 disables (not advised) */
     int64_t timeout_ms;    /* TCP connect, TLS and AMQP handshakes, every RPC */
@@ -41,8 +45,19 @@ struct rc_amqp_params {
  * (0, or -1 with a reason naming the file). Other URLs pass. */
 int rc_amqp_check_tls(const struct rc_amqp_params *p, char *err, size_t errlen);
 
-/* Connect, log in and open channel 1. NULL on failure with err set. */
+/* Connect, log in and open channel 1. NULL on failure with err set (for a
+ * list: every broker's reason, in the order tried). */
 struct rc_amqp *rc_amqp_connect(const struct rc_amqp_params *p, char *err, size_t errlen);
+
+/* The broker this connection reached: "host:port vhost V" (no credentials;
+ * owned by a). */
+const char *rc_amqp_where(const struct rc_amqp *a);
+
+/* The number of URLs in a comma-separated list, and a copy of the i-th
+ * (blanks around it removed) into out: -1 when there is no such element,
+ * it is empty, or it does not fit. */
+size_t rc_amqp_url_count(const char *urls);
+int rc_amqp_url_at(const char *urls, size_t i, char *out, size_t outlen);
 
 /* Close politely (best effort) and free; accepts NULL. */
 void rc_amqp_free(struct rc_amqp *a);
@@ -91,6 +106,8 @@ struct rc_amqp_delivery {
     const char *body; /* valid until rc_amqp_delivery_clear */
     size_t len;
     char message_id[64]; /* "" when absent or too long */
+    int stream;          /* from the history stream (rc_amqp_stream_open), not the live queue */
+    int64_t offset;      /* its offset in the stream (-1 if the broker gave none) */
     void *priv;
 };
 
@@ -101,7 +118,44 @@ int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery 
                  size_t errlen);
 void rc_amqp_delivery_clear(struct rc_amqp_delivery *d);
 
-/* Copy url into out with any password replaced by "***", for logging. */
+/* The history stream: a durable RabbitMQ stream queue (RabbitMQ 3.9 and
+ * later) bound to the fanout exchange, so it keeps a replicated,
+ * append-only copy of every message for a while, which any consumer can
+ * read from any offset. */
+struct rc_stream_spec {
+    const char *name;      /* the queue's name */
+    const char *max_age;   /* x-max-age, e.g. "86400s": retention by age */
+    int64_t segment_bytes; /* x-stream-max-segment-size-bytes */
+};
+
+/* Declare the stream (idempotent when the arguments are the same) and bind
+ * it to exchange, on a channel of its own so that a refusal closes only
+ * that channel. 0: declared and bound; 1: refused for good (406: no stream
+ * support, or a queue of that name exists with other arguments: err has
+ * the broker's reason, which names the argument); 2: refused for now (e.g.
+ * 404 while the stream's node restarts: try again later); 3: refused for
+ * good and the connection closed with it (541: a broker without stream
+ * queues; free it and connect again without the stream); -1: connection
+ * lost. *messages (may be NULL) gets the count the broker reports: 0 for
+ * an empty stream. */
+int rc_amqp_declare_stream(struct rc_amqp *a, const char *exchange, const struct rc_stream_spec *sp,
+                           uint64_t *messages, char *err, size_t errlen);
+
+/* Start reading a stream on a channel of its own, from spec ("first",
+ * "last" = the last chunk, "next") or, when spec is NULL, from the integer
+ * offset. Its messages then come out of rc_amqp_next with d->stream set,
+ * interleaved with the live queue's; rc_amqp_next acknowledges them (a
+ * stream sends no more than prefetch unacknowledged messages). Same
+ * returns as rc_amqp_declare_stream (a cluster node without a replica yet
+ * refuses for now: 2). One stream at a time. */
+int rc_amqp_stream_open(struct rc_amqp *a, const char *stream, const char *spec, int64_t offset,
+                        unsigned prefetch, char *err, size_t errlen);
+/* Stop reading the stream (its channel is closed; messages still in
+ * flight for it are dropped). 0, or -1 if the connection is lost. */
+int rc_amqp_stream_close(struct rc_amqp *a, char *err, size_t errlen);
+
+/* Copy url (one URL or a comma-separated list) into out with every
+ * password replaced by "***", for logging. */
 void rc_url_redact(const char *url, char *out, size_t outlen);
 
 #endif

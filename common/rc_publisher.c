@@ -26,9 +26,11 @@ struct rc_publisher {
     struct rc_publisher_params prm;
     struct rc_amqp *amqp;
     struct rc_backoff backoff;
-    int64_t next_attempt_ms; /* no reconnect before this */
-    int failed_before;       /* log "connected" again only after a failure */
-    int unrouted_logged;     /* a NO_ROUTE period is logged once */
+    int64_t next_attempt_ms;   /* no reconnect before this */
+    int failed_before;         /* log "connected" again only after a failure */
+    int unrouted_logged;       /* a NO_ROUTE period is logged once */
+    int history_logged;        /* a refused history stream is logged once */
+    int64_t history_off_until; /* no stream support: not asked again before this */
     uint64_t last_id;
     struct entry *q; /* ring of prm.buffer entries */
     size_t head, count;
@@ -111,6 +113,38 @@ static void drop_connection(struct rc_publisher *p, const char *why)
     p->failed_before = 1;
 }
 
+/* -1 only when the connection is lost. */
+static int declare_history(struct rc_publisher *p, char *err, size_t errlen)
+{
+    p->st.history = 0;
+    if (p->prm.history == NULL || rc_mono_ms() < p->history_off_until)
+        return 0;
+    char why[512];
+    int rc =
+        rc_amqp_declare_stream(p->amqp, p->prm.exchange, p->prm.history, NULL, why, sizeof why);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    if (rc == 3) /* no stream support, and the connection closed: without it from now on */
+        p->history_off_until = rc_mono_ms() + 10 * 60 * 1000;
+    if (rc > 0) {
+        p->st.history_refused++;
+        if (!p->history_logged)
+            rc_error("broker: the history stream '%s' was refused: %s. Publishing goes on "
+                     "without it (this is logged once)",
+                     p->prm.history->name, why);
+        p->history_logged = 1;
+        if (rc == 3) {
+            snprintf(err, errlen, "reconnecting without the history stream");
+            return -1;
+        }
+        return 0;
+    }
+    p->st.history = 1;
+    return 0;
+}
+
 /* Connect if we have no connection and the backoff allows it. */
 static int ensure_connected(struct rc_publisher *p)
 {
@@ -121,6 +155,7 @@ static int ensure_connected(struct rc_publisher *p)
         return -1;
     p->amqp = rc_amqp_connect(p->prm.amqp, err, sizeof err);
     if (p->amqp == NULL || rc_amqp_declare_fanout(p->amqp, p->prm.exchange, err, sizeof err) < 0 ||
+        declare_history(p, err, sizeof err) < 0 ||
         rc_amqp_confirm_select(p->amqp, err, sizeof err) < 0) {
         drop_connection(p, err);
         return -1;

@@ -36,9 +36,13 @@
 struct rc_publisher_params {
     const struct rc_amqp_params *amqp; /* borrowed */
     const char *exchange;              /* borrowed */
-    size_t buffer;                     /* queue capacity in ticks (>= 1) */
-    int64_t route_grace_ms;            /* how long an unroutable tick is retried */
-    int64_t confirm_timeout_ms;        /* how long to wait for one confirm */
+    /* The history stream to declare with the exchange (borrowed), or NULL.
+     * A refusal is logged once and publishing goes on: the exchange is
+     * what matters, the stream only keeps a copy. */
+    const struct rc_stream_spec *history;
+    size_t buffer;              /* queue capacity in ticks (>= 1) */
+    int64_t route_grace_ms;     /* how long an unroutable tick is retried */
+    int64_t confirm_timeout_ms; /* how long to wait for one confirm */
 };
 
 struct rc_publisher_stats {
@@ -49,6 +53,8 @@ struct rc_publisher_stats {
     uint64_t dropped_overflow; /* oldest dropped because the queue was full */
     uint64_t dropped_unrouted; /* unroutable past route_grace_ms */
     uint64_t reconnects;       /* connections opened after a failure */
+    uint64_t history_refused;  /* declares of the history stream the broker refused */
+    int history;               /* 1 while the stream is declared on this connection */
     size_t pending;            /* in the queue now */
     size_t max_pending;        /* high-water mark */
 };

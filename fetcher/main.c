@@ -18,6 +18,7 @@
 
 #include "coinapi.h"
 #include "rc_config.h"
+#include "rc_history.h"
 #include "rc_log.h"
 #include "rc_pairs.h"
 #include "rc_publisher.h"
@@ -38,6 +39,8 @@ static void on_signal(int sig)
 
 struct config {
     const char *pairs, *amqp_url, *amqp_ca, *exchange, *coinapi_url, *coinapi_key, *log_level;
+    const char *history_stream;
+    int64_t history_age_ms;
     int64_t interval_ms, duration_ms, heartbeat_ms, route_grace_ms, drain_ms;
     unsigned buffer;
 };
@@ -88,6 +91,7 @@ static int load_config(struct config *c, int argc, char **argv)
         {"drain", "FETCHER_DRAIN", "10s",
          "at the end, how long to keep delivering ticks still queued", RC_OPT_DURATION,
          &c->drain_ms, 0},
+        RC_HISTORY_OPTIONS(&c->history_stream, &c->history_age_ms),
         {"coinapi-url", "COIN_API_URL", "https://rest.coinapi.io", "CoinAPI REST base URL",
          RC_OPT_STRING, &c->coinapi_url, 0},
         {"coinapi-key", "COIN_API_KEY", NULL, "CoinAPI key", RC_OPT_STRING, &c->coinapi_key, 1},
@@ -313,8 +317,17 @@ int main(int argc, char **argv)
                                 .heartbeat_s = (unsigned)((cfg.heartbeat_ms + 999) / 1000),
                                 .timeout_ms = 5000,
                                 .conn_name = "ratecast fetcher"};
+    struct rc_history hist;
+    int has_history = rc_history_init(&hist, cfg.history_stream, cfg.exchange, cfg.history_age_ms,
+                                      err, sizeof err);
+    if (has_history < 0) {
+        rc_error("%s", err);
+        exit_code = EXIT_CONFIG;
+        goto out;
+    }
     struct rc_publisher_params pp = {.amqp = &ap,
                                      .exchange = cfg.exchange,
+                                     .history = has_history ? &hist.spec : NULL,
                                      .buffer = cfg.buffer,
                                      .route_grace_ms = cfg.route_grace_ms,
                                      .confirm_timeout_ms = 5000};

@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "backfill.h"
+#include "event_id.h"
 #include "frame.h"
 #include "rc_amqp.h"
 #include "rc_log.h"
@@ -21,38 +24,29 @@ struct sse_consumer {
     pthread_t thread;
     atomic_int stop;
     uint64_t last_id;
+    int history_refusal_logged;
+    int history_retries;       /* transient refusals in a row */
+    int history_empty;         /* the broker said the stream had nothing when declared */
+    int64_t history_off_until; /* no stream support: do not ask before this */
     struct sse_consumer_stats st;
 };
 
-uint64_t sse_consumer_pick_id(const char *message_id, uint64_t last)
-{
-    if (message_id && *message_id >= '0' && *message_id <= '9') {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(message_id, &end, 10);
-        /* Ids past 2^63 are refused: one hostile message_id near 2^64 would
-         * otherwise use up the id space for good. */
-        if (errno == 0 && *end == '\0' && v > last && v < SSE_ID_MAX)
-            return v;
-    }
-    /* Saturate rather than wrap: ids never go backwards. */
-    return last < UINT64_MAX ? last + 1 : last;
-}
-
-static void handle_message(struct sse_consumer *c, const struct rc_amqp_delivery *d)
+/* Frame a message and hand it to the hub. Returns the id it got, or 0
+ * when it was dropped (invalid, or out of memory). */
+static uint64_t handle_message(struct sse_consumer *c, const char *body, size_t blen,
+                               const char *message_id)
 {
     struct rc_tick t;
     char err[256];
     atomic_fetch_add(&c->st.received, 1);
-    if (rc_tick_parse(&t, d->body, d->len, err, sizeof err) < 0) {
+    if (rc_tick_parse(&t, body, blen, err, sizeof err) < 0) {
         uint64_t n = atomic_fetch_add(&c->st.invalid, 1) + 1;
         /* A flood of garbage must not flood the log: the counter has it all. */
         if (n <= 10 || n % 1000 == 0)
-            rc_warn("broker: invalid message dropped (%zu bytes, #%" PRIu64 "): %s", d->len, n,
-                    err);
-        return;
+            rc_warn("broker: invalid message dropped (%zu bytes, #%" PRIu64 "): %s", blen, n, err);
+        return 0;
     }
-    struct sse_event_meta m = {.id = sse_consumer_pick_id(d->message_id, c->last_id),
+    struct sse_event_meta m = {.id = sse_event_id_pick(message_id, c->last_id),
                                .time_us = rc_tick_time_us(&t)};
     /* Filters compare upper case, as rc_pairs_parse() produces. */
     for (size_t i = 0; t.base[i]; i++)
@@ -64,10 +58,11 @@ static void handle_message(struct sse_consumer *c, const struct rc_amqp_delivery
     rc_tick_clear(&t);
     if (frame == NULL) {
         rc_error("out of memory framing a message: dropped");
-        return;
+        return 0;
     }
     c->last_id = m.id;
     sse_hub_publish(c->hub, frame, len, &m);
+    return m.id;
 }
 
 /* Consume until the connection fails or we are told to stop. */
@@ -82,7 +77,8 @@ static void consume(struct sse_consumer *c, struct rc_amqp *a)
             return;
         }
         if (rc == 1) {
-            handle_message(c, &d);
+            if (!d.stream)
+                handle_message(c, d.body, d.len, d.message_id);
             rc_amqp_delivery_clear(&d);
         }
     }
@@ -97,6 +93,256 @@ static void sleep_unless_stopped(struct sse_consumer *c, int64_t ms)
     }
 }
 
+/* ---- backfill from the history stream (see backfill.h) ------------------ */
+
+/* How long the probe waits for the stream's last chunk, and how quiet it
+ * must then stay; the grace after the end for late commits; the whole
+ * read's limit; how many live events may wait meanwhile. */
+#define PROBE_FIRST_MS  1000
+#define PROBE_EMPTY_MS  150
+#define PROBE_QUIET_MS  50
+#define END_GRACE_MS    200
+#define BACKFILL_MAX_MS 15000
+#define HOLD_MAX        100000
+#define STREAM_PREFETCH 1000
+
+enum { BF_OK = 0, BF_REFUSED = 1, BF_GIVE_UP = 2, BF_LOST = -1, BF_STOP = -2 };
+
+static void mark_gap(struct sse_consumer *c)
+{
+    atomic_fetch_add(&c->st.backfill_gaps, 1);
+    rc_warn("broker: the history stream does not reach back to event %" PRIu64
+            " (the newest this replica had): the events in between are lost; open streams "
+            "are ended and resumes from before now get a reset",
+            c->last_id);
+    sse_hub_mark_gap(c->hub);
+}
+
+/* One delivery during a backfill: stream events go to the ring if new,
+ * live ones are held back. *last_stream_ms is when the stream last spoke. */
+static int bf_take(struct sse_consumer *c, struct sse_backfill *b, struct rc_amqp *a,
+                   int64_t *last_stream_ms, int probing, int64_t *end)
+{
+    char err[512];
+    struct rc_amqp_delivery d;
+    int rc = rc_amqp_next(a, 50, &d, err, sizeof err);
+    if (rc < 0) {
+        rc_warn("broker: %s (during the history read)", err);
+        return BF_LOST;
+    }
+    if (rc == 0)
+        return BF_OK;
+    if (d.stream) {
+        *last_stream_ms = rc_mono_ms();
+        if (probing) {
+            if (d.offset > *end)
+                *end = d.offset;
+        } else {
+            int v = sse_backfill_stream_event(b, d.offset, sse_backfill_parse_id(d.message_id));
+            if (v == 2)
+                mark_gap(c);
+            if (v)
+                sse_backfill_published(b, handle_message(c, d.body, d.len, d.message_id));
+        }
+    } else if (sse_backfill_hold(b, d.body, d.len, d.message_id) < 0) {
+        rc_amqp_delivery_clear(&d);
+        rc_warn("broker: more than %d live events arrived during the history read: giving it up",
+                HOLD_MAX);
+        return BF_GIVE_UP;
+    }
+    rc_amqp_delivery_clear(&d);
+    return BF_OK;
+}
+
+/* Find the stream's last offset: read its last chunk ("last") until it
+ * goes quiet. -1 in *end when the stream is empty. */
+static int bf_probe(struct sse_consumer *c, struct sse_backfill *b, struct rc_amqp *a, int64_t *end)
+{
+    char err[512];
+    int rc =
+        rc_amqp_stream_open(a, c->cfg->history->name, "last", 0, STREAM_PREFETCH, err, sizeof err);
+    if (rc != 0) {
+        rc_warn("broker: %s", err);
+        return rc == 1 || rc == 2 ? BF_REFUSED : BF_LOST;
+    }
+    int64_t t0 = rc_mono_ms(), heard = 0;
+    *end = -1;
+    while (!atomic_load(&c->stop)) {
+        int64_t now = rc_mono_ms();
+        /* A stream that was empty when declared answers "last" only if
+         * something came since: no need to wait long for its last chunk. */
+        int64_t first = c->history_empty ? PROBE_EMPTY_MS : PROBE_FIRST_MS;
+        if (heard ? now - heard >= PROBE_QUIET_MS : now - t0 >= first)
+            break;
+        if ((rc = bf_take(c, b, a, &heard, 1, end)) != BF_OK)
+            return rc;
+    }
+    if (rc_amqp_stream_close(a, err, sizeof err) < 0) {
+        rc_warn("broker: %s", err);
+        return BF_LOST;
+    }
+    return atomic_load(&c->stop) ? BF_STOP : BF_OK;
+}
+
+static int bf_read(struct sse_consumer *c, struct sse_backfill *b, struct rc_amqp *a)
+{
+    char err[512];
+    int64_t from = sse_backfill_start_offset(b, c->cfg->backfill_window);
+    int rc =
+        rc_amqp_stream_open(a, c->cfg->history->name, NULL, from, STREAM_PREFETCH, err, sizeof err);
+    if (rc != 0) {
+        rc_warn("broker: %s", err);
+        return rc == 1 || rc == 2 ? BF_REFUSED : BF_LOST;
+    }
+    int64_t t0 = rc_mono_ms(), heard = t0, ignored;
+    while (!atomic_load(&c->stop) && !sse_backfill_done(b, rc_mono_ms() - heard, END_GRACE_MS)) {
+        if (rc_mono_ms() - t0 > BACKFILL_MAX_MS) {
+            rc_warn("broker: the history read did not meet the live queue within %d ms: "
+                    "giving it up",
+                    BACKFILL_MAX_MS);
+            break;
+        }
+        if ((rc = bf_take(c, b, a, &heard, 0, &ignored)) != BF_OK)
+            return rc;
+    }
+    if (rc_amqp_stream_close(a, err, sizeof err) < 0) {
+        rc_warn("broker: %s", err);
+        return BF_LOST;
+    }
+    return atomic_load(&c->stop) ? BF_STOP : BF_OK;
+}
+
+/* Let the held-back live events through: each once, after what the
+ * stream gave. */
+static void bf_release(struct sse_consumer *c, struct sse_backfill *b)
+{
+    const char *body, *mid;
+    size_t len;
+    while (sse_backfill_next_held(b, &body, &len, &mid)) {
+        if (!sse_backfill_is_new(b, mid)) {
+            atomic_fetch_add(&c->st.live_duplicates, 1);
+            continue;
+        }
+        sse_backfill_published(b, handle_message(c, body, len, mid));
+    }
+}
+
+/* After a connect, with the live queue bound: fill the ring from the
+ * history stream. BF_LOST when the connection failed (reconnect), BF_STOP
+ * when stopping; otherwise the consumer goes live (with or without
+ * history). */
+static int backfill(struct sse_consumer *c, struct rc_amqp *a)
+{
+    int64_t t0 = rc_mono_ms(), end = -1;
+    struct sse_backfill *b = sse_backfill_new(c->last_id, HOLD_MAX);
+    if (b == NULL) {
+        rc_error("out of memory starting the history read: going live without it");
+        return BF_OK;
+    }
+    /* On a cluster the first read of a stream on a node can be refused
+     * for a moment (406: no replica on the local node yet): try again. */
+    int rc = BF_REFUSED;
+    for (int attempt = 0; attempt < 4 && rc == BF_REFUSED; attempt++) {
+        if (attempt)
+            sleep_unless_stopped(c, 250 << attempt);
+        if ((rc = bf_probe(c, b, a, &end)) == BF_OK) {
+            sse_backfill_set_end(b, end);
+            rc = bf_read(c, b, a);
+        }
+    }
+    if (rc == BF_LOST || rc == BF_STOP) {
+        /* What the stream gave is in the ring; what was held back is lost
+         * with this connection, and the next connect reads from here. */
+        sse_backfill_free(b);
+        return rc;
+    }
+    if (rc == BF_REFUSED || rc == BF_GIVE_UP)
+        atomic_fetch_add(&c->st.history_refused, 1);
+    if (sse_backfill_gap(b))
+        mark_gap(c);
+    bf_release(c, b);
+    struct sse_backfill_counts n;
+    sse_backfill_counts(b, &n);
+    sse_backfill_free(b);
+    int64_t ms = rc_mono_ms() - t0;
+    atomic_fetch_add(&c->st.backfills, 1);
+    atomic_fetch_add(&c->st.backfilled, n.published);
+    atomic_fetch_add(&c->st.backfill_skipped, n.skipped);
+    atomic_store(&c->st.backfill_last_ms, ms);
+    rc_info("broker: history: %" PRIu64 " events from the stream (%" PRIu64
+            " already here), %" PRIu64 " live events held meanwhile, in %" PRId64 " ms",
+            n.published, n.skipped, n.held, ms);
+    return BF_OK;
+}
+
+/* How many reconnects a stream refused for now (e.g. its node restarting)
+ * may cost before the consumer goes live without it; and how long a broker
+ * without stream support is left alone before it is asked again. */
+#define HISTORY_RETRIES        8
+#define HISTORY_RETRY_LATER_MS (10 * 60 * 1000)
+
+static void log_refusal(struct sse_consumer *c, const char *why)
+{
+    if (c->history_refusal_logged)
+        return;
+    rc_error("broker: the history stream '%s' was refused: %s. Serving live events only (no "
+             "backfill, no resume across restarts); this is logged once, and "
+             "sse_history_enabled is 0",
+             c->cfg->history->name, why);
+    c->history_refusal_logged = 1;
+}
+
+/* Declare the history stream, if there is one. A refusal (no stream
+ * support, or an existing queue with other arguments) leaves the consumer
+ * live-only, logged once; -1 only when the connection is lost. */
+static int declare_history(struct sse_consumer *c, struct rc_amqp *a, int *ok, char *err,
+                           size_t errlen)
+{
+    const struct rc_stream_spec *h = c->cfg->history;
+    *ok = 0;
+    if (h == NULL || rc_mono_ms() < c->history_off_until)
+        return 0;
+    char why[512];
+    uint64_t messages = 0;
+    int rc = rc_amqp_declare_stream(a, c->cfg->exchange, h, &messages, why, sizeof why);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    if (rc == 3) {
+        /* No stream support: the broker closed the connection. Connect
+         * again without it, and ask again only much later (an upgraded
+         * broker, or a feature flag turned on). */
+        c->history_off_until = rc_mono_ms() + HISTORY_RETRY_LATER_MS;
+        atomic_fetch_add(&c->st.history_refused, 1);
+        atomic_store(&c->st.history, 0);
+        log_refusal(c, why);
+        snprintf(err, errlen, "reconnecting without the history stream");
+        return -1;
+    }
+    if (rc == 2 && ++c->history_retries <= HISTORY_RETRIES) {
+        /* The stream's node is restarting (404) or the like: reconnect and
+         * declare again, with backoff, rather than go on without it. */
+        int n = snprintf(err, errlen,
+                         "history stream not available yet (try %d of %d): ", c->history_retries,
+                         HISTORY_RETRIES);
+        if (n > 0 && (size_t)n < errlen)
+            snprintf(err + n, errlen - (size_t)n, "%.400s", why);
+        return -1;
+    }
+    c->history_retries = 0;
+    if (rc > 0) {
+        atomic_fetch_add(&c->st.history_refused, 1);
+        atomic_store(&c->st.history, 0);
+        log_refusal(c, why);
+        return 0;
+    }
+    atomic_store(&c->st.history, 1);
+    c->history_empty = messages == 0;
+    *ok = 1;
+    return 0;
+}
+
 static void *run(void *arg)
 {
     struct sse_consumer *c = arg;
@@ -109,14 +355,19 @@ static void *run(void *arg)
     char err[512];
     while (!atomic_load(&c->stop)) {
         struct rc_amqp *a = rc_amqp_connect(&p, err, sizeof err);
+        int history = 0;
         if (a && rc_amqp_declare_fanout(a, c->cfg->exchange, err, sizeof err) == 0 &&
+            declare_history(c, a, &history, err, sizeof err) == 0 &&
             rc_amqp_consume_private(a, c->cfg->exchange, err, sizeof err) == 0) {
-            rc_info("broker: consuming exchange '%s'", c->cfg->exchange);
+            rc_info("broker: consuming exchange '%s' on %s", c->cfg->exchange, rc_amqp_where(a));
             rc_backoff_reset(&bo);
             atomic_fetch_add(&c->st.connects, 1);
-            atomic_store(&c->st.connected, 1);
-            consume(c, a);
-            atomic_store(&c->st.connected, 0);
+            int bf = history ? backfill(c, a) : BF_OK;
+            if (bf == BF_OK) {
+                atomic_store(&c->st.connected, 1);
+                consume(c, a);
+                atomic_store(&c->st.connected, 0);
+            }
         } else {
             int64_t delay = rc_backoff_next(&bo);
             rc_warn("broker: %s; retrying in %" PRId64 " ms", err, delay);

@@ -6,6 +6,12 @@
  * framed once and published to the hub; invalid messages are logged and
  * counted. A lost connection is retried forever with capped, jittered
  * exponential backoff; connected browsers are not affected meanwhile.
+ *
+ * With a history stream (see rc_amqp.h) the consumer declares it too, and
+ * after every connect fills the ring from it before it says it is ready:
+ * the newest events at start, whatever it missed after a reconnect (see
+ * backfill.h). Without one, or when the broker refuses it, events published
+ * while the consumer was away are lost to its clients, as they always were.
  */
 #ifndef SSE_CONSUMER_H
 #define SSE_CONSUMER_H
@@ -15,6 +21,7 @@
 #include <stdint.h>
 
 #include "hub.h"
+#include "rc_amqp.h"
 
 struct sse_consumer_config {
     const char *amqp_url;
@@ -22,14 +29,24 @@ struct sse_consumer_config {
     const char *exchange;
     unsigned heartbeat_s;
     int64_t reconnect_max_ms;
+    const struct rc_stream_spec *history; /* NULL: no history stream */
+    size_t backfill_window;               /* events read back from the stream's end */
 };
 
 /* Read by /metrics and /readyz from other threads. */
 struct sse_consumer_stats {
-    atomic_uint_fast64_t received; /* messages taken from the broker */
-    atomic_uint_fast64_t invalid;  /* dropped: not a valid tick */
-    atomic_uint_fast64_t connects; /* successful (re)connections */
-    atomic_int connected;          /* 1 while consuming */
+    atomic_uint_fast64_t received;         /* messages taken from the broker */
+    atomic_uint_fast64_t invalid;          /* dropped: not a valid tick */
+    atomic_uint_fast64_t connects;         /* successful (re)connections */
+    atomic_int connected;                  /* 1 while consuming (after any backfill) */
+    atomic_int history;                    /* 1: the stream is declared and readable */
+    atomic_uint_fast64_t history_refused;  /* declares or reads the broker refused */
+    atomic_uint_fast64_t backfills;        /* backfill runs (one per connect) */
+    atomic_uint_fast64_t backfilled;       /* events published from the stream */
+    atomic_uint_fast64_t backfill_skipped; /* stream events the ring already had */
+    atomic_uint_fast64_t live_duplicates;  /* held-back live events the stream had given */
+    atomic_uint_fast64_t backfill_gaps;    /* runs that could not reach the ring's newest */
+    atomic_int_fast64_t backfill_last_ms;  /* how long the last run took */
 };
 
 struct sse_consumer;
@@ -40,12 +57,5 @@ struct sse_consumer *sse_consumer_start(const struct sse_consumer_config *cfg, s
 /* Stop the thread (within about 250 ms), close the connection, free. */
 void sse_consumer_stop(struct sse_consumer *c);
 const struct sse_consumer_stats *sse_consumer_stats(const struct sse_consumer *c);
-
-/* The id an event gets: the producer's message_id when it is a decimal
- * integer above the last id (so every replica names an event alike),
- * otherwise last + 1. Ids never go backwards (and never wrap). Exposed for
- * tests. */
-#define SSE_ID_MAX (UINT64_C(1) << 63)
-uint64_t sse_consumer_pick_id(const char *message_id, uint64_t last);
 
 #endif

@@ -152,13 +152,15 @@ static enum MHD_Result handle_healthz(struct sse_http *s, struct MHD_Connection 
     return SEND_LITERAL(s, c, MHD_HTTP_OK, "ok\n");
 }
 
-/* Ready = consuming from the broker: a load balancer should not send new
- * clients to a replica that cannot feed them. */
+/* Ready = consuming from the broker, the ring filled from the history
+ * stream: a load balancer should not send new clients (or resumes) to a
+ * replica that cannot feed them yet. */
 static enum MHD_Result handle_readyz(struct sse_http *s, struct MHD_Connection *c)
 {
     if (atomic_load(&s->stats->connected))
         return SEND_LITERAL(s, c, MHD_HTTP_OK, "ready\n");
-    return SEND_LITERAL(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: broker not connected\n");
+    return SEND_LITERAL(s, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                        "not ready: broker not connected, or history not read yet\n");
 }
 
 static enum MHD_Result handle_metrics(struct sse_http *s, struct MHD_Connection *c)

@@ -53,6 +53,10 @@ struct sse_hub {
     size_t cap;
     uint64_t head; /* sequence number the next frame will get */
     uint64_t last_key;
+    /* The first sequence number a resume may start from: frames before it
+     * are not continuous with what followed (a gap the history stream
+     * could not fill). */
+    uint64_t floor_seq;
     /* Heartbeat slices: subscribers are dealt round-robin into hb_slices
      * lists, so that a slice's tick walks only its own. */
     struct sse_sub *hb_heads[SSE_HUB_HB_SLICES_MAX];
@@ -158,6 +162,10 @@ static void place(struct sse_hub *h, struct sse_sub *s, const struct sse_sub_par
 {
     uint64_t count = h->head < h->cap ? h->head : h->cap;
     uint64_t first = h->head - count;
+    if (first < h->floor_seq) { /* nothing before a gap can be vouched for */
+        first = h->floor_seq;
+        count = h->head - first;
+    }
     memset(r, 0, sizeof *r);
     r->oldest = count ? h->ring[first % h->cap].key : 0;
     r->newest = count ? h->ring[(h->head - 1) % h->cap].key : 0;
@@ -354,6 +362,32 @@ void sse_hub_kick(struct sse_hub *h, struct sse_sub *s)
     }
     wake_one(s);
     pthread_mutex_unlock(&h->lock);
+}
+
+void sse_hub_mark_gap(struct sse_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->floor_seq = h->head;
+    h->st.gaps++;
+    /* Every stream open now would run on across the gap without a word:
+     * end them, so that their clients come back with Last-Event-ID and are
+     * told (reset) instead. */
+    for (struct sse_sub *s = h->subs; s; s = s->next) {
+        if (!s->gone) {
+            s->gone = 1;
+            h->st.gap_cuts++;
+            wake_one(s);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+uint64_t sse_hub_newest_id(struct sse_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t id = h->last_key;
+    pthread_mutex_unlock(&h->lock);
+    return id;
 }
 
 void sse_hub_close(struct sse_hub *h)

@@ -46,6 +46,8 @@ struct sse_hub_stats {
     uint64_t hangups;       /* subscribers kicked because the client left */
     uint64_t replays;       /* resumes served from the ring without a gap */
     uint64_t resets;        /* resumes that could not be served: reset sent */
+    uint64_t gaps;          /* gaps marked in the ring (sse_hub_mark_gap) */
+    uint64_t gap_cuts;      /* streams ended because of a gap */
     uint64_t delay_count[SSE_DELAY_BUCKETS + 1]; /* per bucket, not cumulative */
     double delay_sum_s;
 };
@@ -131,6 +133,16 @@ void sse_hub_heartbeat_slice(struct sse_hub *h, unsigned slice);
 /* The client behind s hung up: its next read returns SSE_HUB_GONE, and it
  * is woken if parked so that read happens now. */
 void sse_hub_kick(struct sse_hub *h, struct sse_sub *s);
+
+/* The next frame does not follow on from the ones before it: events were
+ * lost in between (e.g. a broker outage longer than the history stream
+ * could fill). No resume is served from before this point (reset
+ * instead), and every open stream is ended so that its client reconnects
+ * and learns of it the same way. */
+void sse_hub_mark_gap(struct sse_hub *h);
+
+/* The newest id in the ring (0: none yet). */
+uint64_t sse_hub_newest_id(struct sse_hub *h);
 
 /* Shut down: every subscriber reads SSE_HUB_EOF from now on, and the
  * parked ones are woken to read it; later subscribes fail. */

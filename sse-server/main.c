@@ -18,6 +18,7 @@
 #include "hub.h"
 #include "rc_amqp.h"
 #include "rc_config.h"
+#include "rc_history.h"
 #include "rc_log.h"
 #include "rc_time.h"
 #include "tls.h"
@@ -36,6 +37,10 @@ struct config {
     int64_t heartbeat_ms, amqp_heartbeat_ms, reconnect_max_ms, request_timeout_ms;
     const char *amqp_ca, *tls_cert, *tls_key;
     int reuse_port;
+    const char *history_stream;
+    int64_t history_age_ms;
+    struct rc_history hist;
+    int has_history;
 };
 
 static const char summary[] =
@@ -65,6 +70,7 @@ static int load_config(struct config *c, int argc, char **argv)
         {"max-clients", "SSE_MAX_CLIENTS", "10000", "streams served at once; more get 503",
          RC_OPT_UINT, &c->max_clients, 0},
         {"history", "SSE_HISTORY", "1024", "events kept in the ring", RC_OPT_UINT, &c->history, 0},
+        RC_HISTORY_OPTIONS(&c->history_stream, &c->history_age_ms),
         {"heartbeat", "SSE_HEARTBEAT", "15s", "comment sent on idle streams this often",
          RC_OPT_DURATION, &c->heartbeat_ms, 0},
         {"retry-ms", "SSE_RETRY_MS", "3000",
@@ -126,6 +132,12 @@ static int load_config(struct config *c, int argc, char **argv)
         rc_error("%s", err);
         return -1;
     }
+    c->has_history = rc_history_init(&c->hist, c->history_stream, c->exchange, c->history_age_ms,
+                                     err, sizeof err);
+    if (c->has_history < 0) {
+        rc_error("%s", err);
+        return -1;
+    }
     if (c->retry_ms > 3600000) {
         rc_error("--retry-ms must be at most 3600000 (1 h)");
         return -1;
@@ -179,7 +191,9 @@ int main(int argc, char **argv)
                                        .exchange = cfg.exchange,
                                        .heartbeat_s =
                                            (unsigned)((cfg.amqp_heartbeat_ms + 999) / 1000),
-                                       .reconnect_max_ms = cfg.reconnect_max_ms};
+                                       .reconnect_max_ms = cfg.reconnect_max_ms,
+                                       .history = cfg.has_history ? &cfg.hist.spec : NULL,
+                                       .backfill_window = cfg.history};
     struct sse_http_config hcfg = {.listen = cfg.listen,
                                    .max_clients = cfg.max_clients,
                                    .cors_origins = cfg.cors,
@@ -229,10 +243,12 @@ int main(int argc, char **argv)
     rc_url_redact(cfg.amqp_url, safe_url, sizeof safe_url);
     /* Tests and scripts read the port from this line when given port 0. */
     rc_info("listening on port %u, serving %s%s: stream at /api/v1/sso/stream (--listen %s, max "
-            "%u clients, broadcast %s), consuming '%s' from %s",
+            "%u clients, broadcast %s), consuming '%s' from %s, history stream %s%s%s",
             sse_http_port(http), tls.cert ? "HTTPS" : "HTTP",
             cfg.reuse_port ? " on a shared port (--reuse-port)" : "", cfg.listen, cfg.max_clients,
-            broadcast ? "enabled" : "disabled", cfg.exchange, safe_url);
+            broadcast ? "enabled" : "disabled", cfg.exchange, safe_url,
+            cfg.has_history ? cfg.hist.name : "off", cfg.has_history ? " keeping " : "",
+            cfg.has_history ? cfg.hist.max_age : "");
 
     int64_t hb_step = cfg.heartbeat_ms / hb_slices;
     unsigned hb_slice = 0;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "consumer.h"
+#include "event_id.h"
 #include "rc_log.h"
 #include "rc_time.h"
 
@@ -23,18 +23,6 @@ struct client {
     ssize_t done_code;
     struct sse_direct d;
 };
-
-int sse_parse_event_id(const char *s, uint64_t *id)
-{
-    size_t n = strspn(s, "0123456789");
-    if (n == 0 || n > 19 || s[n] != '\0')
-        return -1;
-    uint64_t v = strtoull(s, NULL, 10);
-    if (v >= SSE_ID_MAX)
-        return -1;
-    *id = v;
-    return 0;
-}
 
 /* Under the hub's lock. A direct stream stays suspended in libmicrohttpd
  * for good: parking it is only the hub's flag, and waking it queues it for
@@ -203,7 +191,7 @@ struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MH
         last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last_event_id");
     if (last && *last) {
         p.resume = 1;
-        p.resume_valid = sse_parse_event_id(last, &p.last_id) == 0;
+        p.resume_valid = sse_event_id_parse(last, &p.last_id) == 0;
     }
 
     struct client *cl = calloc(1, sizeof *cl);

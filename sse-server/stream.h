@@ -34,8 +34,4 @@ struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MH
 /* For the reaper: the client behind ctx hung up. */
 void sse_stream_hangup(void *ctx);
 
-/* Parse a Last-Event-ID value: 1 to 19 decimal digits below 2^63. 0 and
- * *id set, or -1. Exposed for tests. */
-int sse_parse_event_id(const char *s, uint64_t *id);
-
 #endif

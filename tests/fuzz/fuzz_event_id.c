@@ -1,5 +1,5 @@
 /* libFuzzer target for the small request parsers of sse-server:
- *   sse_parse_event_id()  (sse-server/stream.h)  Last-Event-ID / ?last_event_id=
+ *   sse_event_id_parse()  (sse-server/event_id.h)  Last-Event-ID / ?last_event_id=
  *   rc_pairs_parse()      (common/rc_pairs.h)    ?pairs= and fetcher --pairs
  *   sse_origin_allowed()  (sse-server/http.h)    the CORS origin list
  *
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event_id.h"
 #include "http.h"
 #include "rc_pairs.h"
 #include "rc_tick.h"
@@ -37,7 +38,7 @@ static void fuzz_event_id(const char *s)
 {
     const uint64_t sentinel = 0xDEADBEEFCAFEF00DULL;
     uint64_t id = sentinel;
-    int rc = sse_parse_event_id(s, &id);
+    int rc = sse_event_id_parse(s, &id);
     CHECK(rc == 0 || rc == -1);
 
     /* The model: digits only, 1..19 of them, value < 2^63. */

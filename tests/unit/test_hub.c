@@ -901,6 +901,50 @@ static void test_resume_exact_id(void **state)
     sse_hub_free(h);
 }
 
+/* A gap (events lost that the history stream could not fill): resumes
+ * from before it get a reset, open streams are ended, and resumes from
+ * after it replay as usual. */
+static void test_gap(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ids(h, 10, 50, 10);
+    struct fake fo, fr;
+    struct sse_resume r;
+    struct sse_sub *open = sub(h, &fo, NULL);
+    read_parked(h, open);
+    assert_int_equal(sse_hub_newest_id(h), 50);
+    sse_hub_mark_gap(h);
+    assert_int_equal(fo.wakes, 1); /* woken to read its end */
+    char buf[64];
+    assert_int_equal(sse_hub_read(h, open, buf, sizeof buf), SSE_HUB_GONE);
+    /* Nothing after the gap yet: no resume can be vouched for. */
+    struct sse_sub *s = sub_with(h, &fr, 1, 1, 50, NULL, 0, &r);
+    assert_int_equal(r.kind, SSE_RESUME_RESET);
+    sse_hub_unsubscribe(h, s);
+    publish_ids(h, 100, 130, 10);
+    /* From before the gap (even its last event): reset. */
+    s = sub_with(h, &fr, 1, 1, 50, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_RESET, 130, 100, 130, 0);
+    sse_hub_unsubscribe(h, s);
+    s = sub_with(h, &fr, 1, 1, 20, NULL, 0, &r);
+    assert_int_equal(r.kind, SSE_RESUME_RESET);
+    sse_hub_unsubscribe(h, s);
+    /* From after it: replay. */
+    s = sub_with(h, &fr, 1, 1, 110, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 110, 100, 130, 2);
+    char want[256];
+    want_ids(want, sizeof want, 120, 130, 10);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.gaps, 1);
+    assert_int_equal(st.gap_cuts, 1);
+    assert_int_equal(fo.violations + fr.violations, 0);
+    sse_hub_unsubscribe(h, open);
+    sse_hub_free(h);
+}
+
 static void test_resume_small_reads(void **state)
 {
     (void)state;
@@ -2024,6 +2068,7 @@ int main(void)
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_kick),
         cmocka_unit_test(test_resume_exact_id),
+        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_resume_small_reads),
         cmocka_unit_test(test_resume_between_ids),
         cmocka_unit_test(test_resume_at_newest),

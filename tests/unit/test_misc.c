@@ -1,4 +1,4 @@
-/* Unit tests for small helpers: rc_url_redact, sse_consumer_pick_id,
+/* Unit tests for small helpers: rc_url_redact, sse_event_id_pick,
  * rc_backoff, sse_metrics_render. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include "rc_time.h"
 
 #include "../../sse-server/consumer.h"
+#include "../../sse-server/event_id.h"
 #include "../../sse-server/metrics.h"
 
 /* ---- rc_url_redact ---- */
@@ -84,6 +85,44 @@ static void test_redact_truncates(void **state)
     assert_non_null(memchr(out, '\0', sizeof out));
 }
 
+static void test_redact_list(void **state)
+{
+    (void)state;
+    /* Every URL of a list loses its password, not only the first. */
+    expect_redact("amqp://u:pw1@h1:5672/%2f,amqp://u:pw2@h2:5672/%2f",
+                  "amqp://u:***@h1:5672/%2f,amqp://u:***@h2:5672/%2f");
+    expect_redact("amqp://h1,amqps://u:pw@h2:5671/v", "amqp://h1,amqps://u:***@h2:5671/v");
+    /* A comma inside a password is password, not a separator. */
+    expect_redact("amqp://u:a,b@h/%2f,amqp://u:c@h2", "amqp://u:***@h/%2f,amqp://u:***@h2");
+    char out[256];
+    rc_url_redact("amqp://u:SECRET,PW@h,amqp://v:OTHER@k", out, sizeof out);
+    assert_null(strstr(out, "SECRET"));
+    assert_null(strstr(out, "PW"));
+    assert_null(strstr(out, "OTHER"));
+}
+
+static void test_url_list(void **state)
+{
+    (void)state;
+    const char *l = "amqp://a:1@h1:5672/%2f, amqp://a:2@h2:5673/%2f ,amqps://a:3@h3/v";
+    char out[128];
+    assert_int_equal(rc_amqp_url_count(l), 3);
+    assert_int_equal(rc_amqp_url_at(l, 0, out, sizeof out), 0);
+    assert_string_equal(out, "amqp://a:1@h1:5672/%2f");
+    assert_int_equal(rc_amqp_url_at(l, 1, out, sizeof out), 0);
+    assert_string_equal(out, "amqp://a:2@h2:5673/%2f");
+    assert_int_equal(rc_amqp_url_at(l, 2, out, sizeof out), 0);
+    assert_string_equal(out, "amqps://a:3@h3/v");
+    assert_int_equal(rc_amqp_url_at(l, 3, out, sizeof out), -1);
+    assert_int_equal(rc_amqp_url_at(l, 0, out, 10), -1); /* does not fit */
+    /* One URL, with a comma in its password. */
+    assert_int_equal(rc_amqp_url_count("amqp://u:a,b@h/%2f"), 1);
+    assert_int_equal(rc_amqp_url_at("amqp://u:a,b@h/%2f", 0, out, sizeof out), 0);
+    assert_string_equal(out, "amqp://u:a,b@h/%2f");
+    /* An empty element. */
+    assert_int_equal(rc_amqp_url_count("amqp://h1, ,amqp://h2"), 2);
+}
+
 static void test_redact_at_in_path(void **state)
 {
     (void)state;
@@ -98,38 +137,38 @@ static void test_redact_at_in_path(void **state)
     assert_string_equal(out, "amqp://u:***@h:5672/v@x");
 }
 
-/* ---- sse_consumer_pick_id ---- */
+/* ---- sse_event_id_pick ---- */
 
 static void test_pick_id(void **state)
 {
     (void)state;
-    assert_int_equal(sse_consumer_pick_id("10", 5), 10); /* above: taken */
-    assert_int_equal(sse_consumer_pick_id("6", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("5", 5), 6); /* equal */
-    assert_int_equal(sse_consumer_pick_id("4", 5), 6); /* below */
-    assert_int_equal(sse_consumer_pick_id("0", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("1", 0), 1);
-    assert_int_equal(sse_consumer_pick_id("0", 0), 1); /* 0 is not above 0 */
-    assert_int_equal(sse_consumer_pick_id("", 5), 6);  /* empty */
-    assert_int_equal(sse_consumer_pick_id(NULL, 5), 6);
-    assert_int_equal(sse_consumer_pick_id(NULL, 0), 1);
-    assert_int_equal(sse_consumer_pick_id("abc", 5), 6); /* non-decimal */
-    assert_int_equal(sse_consumer_pick_id("12abc", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("12 ", 5), 6);
-    assert_int_equal(sse_consumer_pick_id(" 12", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("+12", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("-12", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("0x20", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("1e3", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("12.0", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("0012", 5), 12); /* leading zeros are decimal */
-    assert_int_equal(sse_consumer_pick_id("1234567890123456789012345", 5), 6); /* overflow */
-    assert_int_equal(sse_consumer_pick_id("18446744073709551616", 5), 6);      /* UINT64_MAX + 1 */
+    assert_int_equal(sse_event_id_pick("10", 5), 10); /* above: taken */
+    assert_int_equal(sse_event_id_pick("6", 5), 6);
+    assert_int_equal(sse_event_id_pick("5", 5), 6); /* equal */
+    assert_int_equal(sse_event_id_pick("4", 5), 6); /* below */
+    assert_int_equal(sse_event_id_pick("0", 5), 6);
+    assert_int_equal(sse_event_id_pick("1", 0), 1);
+    assert_int_equal(sse_event_id_pick("0", 0), 1); /* 0 is not above 0 */
+    assert_int_equal(sse_event_id_pick("", 5), 6);  /* empty */
+    assert_int_equal(sse_event_id_pick(NULL, 5), 6);
+    assert_int_equal(sse_event_id_pick(NULL, 0), 1);
+    assert_int_equal(sse_event_id_pick("abc", 5), 6); /* non-decimal */
+    assert_int_equal(sse_event_id_pick("12abc", 5), 6);
+    assert_int_equal(sse_event_id_pick("12 ", 5), 6);
+    assert_int_equal(sse_event_id_pick(" 12", 5), 6);
+    assert_int_equal(sse_event_id_pick("+12", 5), 6);
+    assert_int_equal(sse_event_id_pick("-12", 5), 6);
+    assert_int_equal(sse_event_id_pick("0x20", 5), 6);
+    assert_int_equal(sse_event_id_pick("1e3", 5), 6);
+    assert_int_equal(sse_event_id_pick("12.0", 5), 6);
+    assert_int_equal(sse_event_id_pick("0012", 5), 12); /* leading zeros are decimal */
+    assert_int_equal(sse_event_id_pick("1234567890123456789012345", 5), 6); /* overflow */
+    assert_int_equal(sse_event_id_pick("18446744073709551616", 5), 6);      /* UINT64_MAX + 1 */
     /* At or past 2^63: refused (SSE_ID_MAX), so the id space cannot be used up. */
-    assert_int_equal(sse_consumer_pick_id("18446744073709551615", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("18446744073709551614", 0), 1);
+    assert_int_equal(sse_event_id_pick("18446744073709551615", 5), 6);
+    assert_int_equal(sse_event_id_pick("18446744073709551614", 0), 1);
     /* a uuid-style message_id (what many producers send) */
-    assert_int_equal(sse_consumer_pick_id("6f1c2a9e-0000-4000-8000-000000000000", 41), 42);
+    assert_int_equal(sse_event_id_pick("6f1c2a9e-0000-4000-8000-000000000000", 41), 42);
 }
 
 static void test_pick_id_never_backwards(void **state)
@@ -139,7 +178,7 @@ static void test_pick_id_never_backwards(void **state)
     static const char *ids[] = {"3", NULL, "2", "10", "", "x", "10", "11", "9", "100", "abc"};
     uint64_t last = 0;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        uint64_t id = sse_consumer_pick_id(ids[i], last);
+        uint64_t id = sse_event_id_pick(ids[i], last);
         assert_true(id > last);
         last = id;
     }
@@ -151,14 +190,14 @@ static void test_pick_id_at_max(void **state)
     (void)state;
     /* A producer's message_id "18446744073709551615" sets last to
      * UINT64_MAX; what comes next? */
-    uint64_t next = sse_consumer_pick_id(NULL, UINT64_MAX);
-    uint64_t next2 = sse_consumer_pick_id("5", UINT64_MAX);
+    uint64_t next = sse_event_id_pick(NULL, UINT64_MAX);
+    uint64_t next2 = sse_event_id_pick("5", UINT64_MAX);
     /* Saturates: never backwards, never 0. */
     assert_true(next == UINT64_MAX && next2 == UINT64_MAX);
     /* Producer ids at or past 2^63 are not taken. */
-    assert_int_equal(sse_consumer_pick_id("18446744073709551615", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("9223372036854775808", 5), 6);
-    assert_int_equal(sse_consumer_pick_id("9223372036854775807", 5), UINT64_C(9223372036854775807));
+    assert_int_equal(sse_event_id_pick("18446744073709551615", 5), 6);
+    assert_int_equal(sse_event_id_pick("9223372036854775808", 5), 6);
+    assert_int_equal(sse_event_id_pick("9223372036854775807", 5), UINT64_C(9223372036854775807));
 }
 
 /* ---- rc_backoff ---- */
@@ -582,6 +621,8 @@ int main(void)
         cmocka_unit_test(test_redact_never_leaks_password),
         cmocka_unit_test(test_redact_truncates),
         cmocka_unit_test(test_redact_at_in_path),
+        cmocka_unit_test(test_redact_list),
+        cmocka_unit_test(test_url_list),
         cmocka_unit_test(test_pick_id),
         cmocka_unit_test(test_pick_id_never_backwards),
         cmocka_unit_test(test_pick_id_at_max),

@@ -1,5 +1,5 @@
 /* Unit tests for the pure helpers of the stream and HTTP modules:
- * sse_parse_event_id (sse-server/stream.h) and sse_origin_allowed
+ * sse_event_id_parse (sse-server/event_id.h) and sse_origin_allowed
  * (sse-server/http.h). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,17 +11,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../sse-server/event_id.h"
 #include "../../sse-server/http.h"
 #include "../../sse-server/stream.h"
 
-/* ---- sse_parse_event_id ---- */
+/* ---- sse_event_id_parse ---- */
 
 #define SENTINEL UINT64_C(0xDEADBEEFCAFEF00D)
 
 static void expect_id(const char *s, uint64_t want)
 {
     uint64_t id = SENTINEL;
-    int rc = sse_parse_event_id(s, &id);
+    int rc = sse_event_id_parse(s, &id);
     if (rc != 0 || id != want)
         print_error("parse '%s' -> rc %d id %llu, want %llu\n", s, rc, (unsigned long long)id,
                     (unsigned long long)want);
@@ -32,7 +33,7 @@ static void expect_id(const char *s, uint64_t want)
 static void expect_bad_id(const char *s)
 {
     uint64_t id = SENTINEL;
-    int rc = sse_parse_event_id(s, &id);
+    int rc = sse_event_id_parse(s, &id);
     if (rc != -1)
         print_error("parse '%s' accepted (id %llu), want rejected\n", s, (unsigned long long)id);
     assert_int_equal(rc, -1);
