@@ -51,6 +51,7 @@ struct rc_publisher_stats {
     uint64_t reconnects;       /* connections opened after a failure */
     size_t pending;            /* in the queue now */
     size_t max_pending;        /* high-water mark */
+    int connected;             /* 1 while a broker connection is open (opened lazily) */
 };
 
 struct rc_publisher;
