@@ -84,7 +84,7 @@ struct fake_server {
     atomic_ulong requests;
     atomic_ulong by_status[N_STATUS];
     atomic_ulong malformed, slow;
-    atomic_ulong grouped;      /* all-rates requests that got past the key check */
+    atomic_ulong grouped;      /* requests to the all-rates endpoint */
     atomic_ulong rates;        /* rates served in 200 bodies (journalled or not) */
     atomic_ulong dropped;      /* quotes left out of all-rates answers on purpose */
     atomic_ulong flap_step;    /* next position in flap_cycle */
@@ -653,11 +653,12 @@ static enum MHD_Result serve_exchangerate(struct req *r, const char *pair)
     r->quote_raw = slash ? slash + 1 : NULL;
     r->quote_len = slash ? strlen(slash + 1) : 0;
 
+    if (r->quote_raw == NULL)
+        atomic_fetch_add(&r->srv->grouped, 1);
     const char *problem = key_problem(r);
     if (problem != NULL)
         return reply_error(r, MHD_HTTP_UNAUTHORIZED, "error", problem, NULL, 0);
     if (r->quote_raw == NULL) {
-        atomic_fetch_add(&r->srv->grouped, 1);
         if ((problem = unfaked_parameter(r)) != NULL) {
             r->why = "unfaked parameter";
             return reply_error(r, MHD_HTTP_BAD_REQUEST, "error", problem, NULL, 0);
