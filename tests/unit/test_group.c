@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../fetcher/coinapi.h"
 #include "../../fetcher/group.h"
+#include "rc_pairs.h"
 
 #define T1 "2026-11-28T02:31:19.5655909Z"
 #define T2 "2026-11-28T02:31:19.4000000Z"
@@ -227,6 +229,32 @@ static void test_pretty_printed(void **state)
     fetch_group_clear(it, NQ);
 }
 
+/* One request per distinct base, in the order the bases first appear, each
+ * with its pairs in --pairs order. */
+static void test_plan_one_request_per_base(void **state)
+{
+    (void)state;
+    struct rc_pair pairs[RC_PAIRS_MAX];
+    struct fetch_plan plans[RC_PAIRS_MAX];
+    char err[128];
+    int n = rc_pairs_parse("BTC/USD,ETH/USD,btc/eur,XRP/EUR,BTC/ETH,ETH/BTC", pairs, RC_PAIRS_MAX,
+                           err, sizeof err);
+    assert_int_equal(n, 6);
+    assert_int_equal(fetch_coinapi_plan(pairs, (size_t)n, plans), 3);
+    assert_string_equal(plans[0].base, "BTC");
+    assert_int_equal(plans[0].n, 3);
+    assert_int_equal(plans[0].pair[0], 0);
+    assert_int_equal(plans[0].pair[1], 2);
+    assert_int_equal(plans[0].pair[2], 4);
+    assert_string_equal(plans[1].base, "ETH");
+    assert_int_equal(plans[1].n, 2);
+    assert_int_equal(plans[1].pair[0], 1);
+    assert_int_equal(plans[1].pair[1], 5);
+    assert_string_equal(plans[2].base, "XRP");
+    assert_int_equal(plans[2].n, 1);
+    assert_int_equal(plans[2].pair[0], 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_invalid_entries),
         cmocka_unit_test(test_pretty_printed),
+        cmocka_unit_test(test_plan_one_request_per_base),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
