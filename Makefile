@@ -86,7 +86,7 @@ $(LIBCOMMON) $(LIBFETCH) $(LIBSSE):
 $(BIN)/fetcher: $(call obj,fetcher/main.c) $(LIBFETCH) $(LIBCOMMON)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,librabbitmq libcurl libcjson) -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,libmicrohttpd librabbitmq libcurl libcjson) -lm
 
 $(BIN)/sse-server: $(call obj,sse-server/main.c) $(LIBSSE) $(LIBCOMMON)
 	@mkdir -p $(BIN)

@@ -263,4 +263,5 @@ void rc_publisher_run(struct rc_publisher *p, int64_t deadline_ms, int until_emp
 void rc_publisher_get_stats(const struct rc_publisher *p, struct rc_publisher_stats *out)
 {
     *out = p->st;
+    out->connected = p->amqp != NULL;
 }

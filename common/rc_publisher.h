@@ -57,6 +57,7 @@ struct rc_publisher_stats {
     int history;               /* 1 while the stream is declared on this connection */
     size_t pending;            /* in the queue now */
     size_t max_pending;        /* high-water mark */
+    int connected;             /* 1 while a broker connection is open (opened lazily) */
 };
 
 struct rc_publisher;

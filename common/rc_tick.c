@@ -336,11 +336,10 @@ static int has_control_bytes(const char *s, size_t len)
     return 0;
 }
 
-int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, size_t errlen)
+struct cJSON *rc_json_parse_object(const char *body, size_t len, size_t max, const char **text,
+                                   size_t *textlen, char *err, size_t errlen)
 {
     cJSON *obj = NULL;
-    memset(t, 0, sizeof *t);
-
     if (len == 0) {
         snprintf(err, errlen, "empty body");
         goto fail;
@@ -351,8 +350,8 @@ int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, si
         body += 3;
         len -= 3;
     }
-    if (len > RC_TICK_MAX_BODY) {
-        snprintf(err, errlen, "body too large (%zu bytes, limit %d)", len, RC_TICK_MAX_BODY);
+    if (len > max) {
+        snprintf(err, errlen, "body too large (%zu bytes, limit %zu)", len, max);
         goto fail;
     }
     /* cJSON works on C strings: a NUL would silently cut the text. */
@@ -387,6 +386,44 @@ int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, si
         snprintf(err, errlen, "a string contains \\u0000 (NUL)");
         goto fail;
     }
+    *text = body;
+    *textlen = len;
+    return obj;
+fail:
+    cJSON_Delete(obj);
+    return NULL;
+}
+
+int rc_json_member_text(const char *s, size_t len, const char *key, const char **start,
+                        size_t *vlen)
+{
+    return find_member_text(s, len, key, start, vlen);
+}
+
+int rc_json_array_next(const char *s, size_t len, size_t *pos, const char **start, size_t *vlen)
+{
+    /* *pos is 0 before the '[', else just past the previous element. */
+    size_t i = skip_ws(s, *pos, len);
+    if (i >= len)
+        return 0;
+    if (*pos == 0 ? s[i] != '[' : s[i] != ',')
+        return 0; /* ']' after the last element */
+    i = skip_ws(s, i + 1, len);
+    if (i >= len || s[i] == ']')
+        return 0; /* an empty array */
+    size_t vend = skip_value(s, i, len);
+    *start = s + i;
+    *vlen = vend - i;
+    *pos = vend;
+    return 1;
+}
+
+int rc_tick_parse(struct rc_tick *t, const char *body, size_t len, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    cJSON *obj = rc_json_parse_object(body, len, RC_TICK_MAX_BODY, &body, &len, err, errlen);
+    if (obj == NULL)
+        return -1;
     if (check_fields(t, obj, err, errlen) < 0)
         goto fail;
     int kept = keep_rate_digits(obj, body, len, err, errlen);

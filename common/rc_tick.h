@@ -45,6 +45,32 @@ int64_t rc_tick_time_us(const struct rc_tick *t);
 /* Free t->json; safe on a zeroed or already-cleared tick. */
 void rc_tick_clear(struct rc_tick *t);
 
+/* For bodies that carry rates in another shape (CoinAPI's all-rates answer,
+ * read by the fetcher), the same checks and the same raw-text access that
+ * keep the rate's digits here. */
+struct cJSON;
+
+/* Check body[0..len) as rc_tick_parse does before it reads any field (not
+ * empty, at most max bytes after a byte order mark, no NUL, valid UTF-8,
+ * no control characters, exactly one JSON object, no \u0000) and parse it.
+ * Returns the object, which the caller frees with cJSON_Delete, and sets
+ * *text and *textlen to the body without its byte order mark: the text to give
+ * the raw-text helpers below. NULL with a one-line reason in err. */
+struct cJSON *rc_json_parse_object(const char *body, size_t len, size_t max, const char **text,
+                                   size_t *textlen, char *err, size_t errlen);
+
+/* The raw text of the top-level member `key` of the object written at
+ * s[0..len), which rc_json_parse_object accepted (directly or as part of a
+ * larger body). Only a key written without escapes matches. 0 with
+ * *start and *vlen pointing into s, or -1. */
+int rc_json_member_text(const char *s, size_t len, const char *key, const char **start,
+                        size_t *vlen);
+
+/* Walk the elements of the array written at s[0..len) (accepted as above):
+ * set *pos to 0, then each call returns 1 with the next element's text in
+ * *start and *vlen, or 0 after the last one. */
+int rc_json_array_next(const char *s, size_t len, size_t *pos, const char **start, size_t *vlen);
+
 /* 1 if s is a well-formed asset id: 1..RC_ASSET_MAX of [A-Za-z0-9_]. */
 int rc_asset_valid(const char *s, size_t len);
 

@@ -10,11 +10,15 @@
 #include "rc_log.h"
 #include "rc_tick.h"
 
-/* One pair's request: its easy handle and where its answer goes. */
+/* Room for the base URL (500), the path and 64 quotes of 32 characters. */
+#define URL_MAX 3072
+
+/* One request: its easy handle, what it asks for, where its answer goes. */
 struct request {
     struct fetch_coinapi *c;
     CURL *curl;
-    char url[700];
+    struct fetch_plan plan;
+    char url[URL_MAX];
     char errbuf[CURL_ERROR_SIZE];
     char *body; /* RC_TICK_MAX_BODY + 1 bytes */
     size_t len;
@@ -95,15 +99,46 @@ out:
     return rc;
 }
 
+size_t fetch_coinapi_plan(const struct rc_pair *pairs, size_t n, struct fetch_plan *plans)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < np && strcmp(plans[k].base, pairs[i].base) != 0)
+            k++;
+        if (k == np) {
+            plans[np].n = 0;
+            memcpy(plans[np++].base, pairs[i].base, sizeof plans[k].base);
+        }
+        plans[k].pair[plans[k].n++] = i;
+    }
+    return np;
+}
+
+/* The per-pair endpoint for one quote, else the all-rates endpoint
+ * filtered to the quotes wanted (CoinAPI takes them comma-separated; no
+ * `invert`, so every rate is BASE/QUOTE like the per-pair answer). Asset
+ * ids are validated [A-Za-z0-9_], so they need no escaping. */
+static void build_url(struct request *r, const char *base, size_t blen, const struct rc_pair *pairs)
+{
+    const struct fetch_plan *p = &r->plan;
+    int n = snprintf(r->url, sizeof r->url, "%.*s/v1/exchangerate/%s", (int)blen, base, p->base);
+    if (p->n == 1) {
+        snprintf(r->url + n, sizeof r->url - (size_t)n, "/%s", pairs[p->pair[0]].quote);
+        return;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        n += snprintf(r->url + n, sizeof r->url - (size_t)n, "%s%s",
+                      i ? "," : "?filter_asset_id=", pairs[p->pair[i]].quote);
+}
+
 static int setup_request(struct fetch_coinapi *c, struct request *r, const char *base, size_t blen,
-                         const struct rc_pair *p, const struct fetch_coinapi_config *cfg)
+                         const struct rc_pair *pairs, const struct fetch_coinapi_config *cfg)
 {
     r->c = c;
     if ((r->body = malloc(RC_TICK_MAX_BODY + 1)) == NULL || (r->curl = curl_easy_init()) == NULL)
         return -1;
-    /* Asset ids are validated [A-Za-z0-9_], so they need no escaping. */
-    snprintf(r->url, sizeof r->url, "%.*s/v1/exchangerate/%s/%s", (int)blen, base, p->base,
-             p->quote);
+    build_url(r, base, blen, pairs);
     CURL *h = r->curl;
     curl_easy_setopt(h, CURLOPT_URL, r->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
@@ -155,13 +190,21 @@ struct fetch_coinapi *fetch_coinapi_new(const struct fetch_coinapi_config *cfg,
         curl_slist_free_all(h);
         goto oom;
     }
-    if ((c->multi = curl_multi_init()) == NULL || (c->req = calloc(n, sizeof *c->req)) == NULL)
+    if (n == 0 || n > RC_PAIRS_MAX) {
+        snprintf(err, errlen, "1 to %d pairs, not %zu", RC_PAIRS_MAX, n);
+        goto fail;
+    }
+    struct fetch_plan plans[RC_PAIRS_MAX];
+    size_t nreq = fetch_coinapi_plan(pairs, n, plans);
+    if ((c->multi = curl_multi_init()) == NULL || (c->req = calloc(nreq, sizeof *c->req)) == NULL)
         goto oom;
     curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    c->n = n;
-    for (size_t i = 0; i < n; i++)
-        if (setup_request(c, &c->req[i], cfg->base_url, blen, &pairs[i], cfg) < 0)
+    c->n = nreq;
+    for (size_t i = 0; i < nreq; i++) {
+        c->req[i].plan = plans[i];
+        if (setup_request(c, &c->req[i], cfg->base_url, blen, pairs, cfg) < 0)
             goto oom;
+    }
     return c;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -221,6 +264,7 @@ static void collect(struct request *r, CURLcode rc, struct fetch_answer *a)
     memset(a, 0, sizeof *a);
     a->retry_after = -1;
     a->ratelimit_remaining = -1;
+    a->request_cost = -1;
     if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && r->too_large)) {
         a->transport_error = 1;
         snprintf(a->err, sizeof a->err, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
@@ -232,10 +276,21 @@ static void collect(struct request *r, CURLcode rc, struct fetch_answer *a)
         a->retry_after = (long)retry;
     a->ratelimit_remaining = header_long(r->curl, "X-RateLimit-Remaining");
     a->ratelimit_reset = header_time(r->curl, "X-RateLimit-Reset");
+    a->request_cost = header_long(r->curl, "X-RateLimit-Request-Cost");
     r->body[r->len] = '\0';
     a->body = r->body;
     a->len = r->len;
     a->too_large = r->too_large;
+}
+
+size_t fetch_coinapi_requests(const struct fetch_coinapi *c)
+{
+    return c->n;
+}
+
+const struct fetch_plan *fetch_coinapi_request(const struct fetch_coinapi *c, size_t i)
+{
+    return &c->req[i].plan;
 }
 
 void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_answer *out)
@@ -243,7 +298,11 @@ void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_answer *out)
     for (size_t i = 0; i < c->n; i++) {
         struct request *r = &c->req[i];
         /* Overwritten when the request completes; stays if libcurl fails. */
-        out[i] = (struct fetch_answer){.transport_error = 1, .err = "request did not complete"};
+        out[i] = (struct fetch_answer){.transport_error = 1,
+                                       .err = "request did not complete",
+                                       .retry_after = -1,
+                                       .ratelimit_remaining = -1,
+                                       .request_cost = -1};
         r->len = 0;
         r->too_large = 0;
         r->errbuf[0] = '\0';

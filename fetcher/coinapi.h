@@ -1,10 +1,15 @@
 /* fetch_coinapi: the CoinAPI REST client (libcurl multi).
  *
- * One client polls a fixed list of pairs. It owns one curl easy handle per
- * pair, kept across ticks so connections stay alive, and one multi handle
- * that runs a tick's requests concurrently: a tick costs one request's
- * latency, not one per pair. Over HTTP/2 (CoinAPI over TLS) the requests
- * share one multiplexed connection; over HTTP/1.1 each pair keeps its own
+ * One client polls a fixed list of pairs with one request per distinct
+ * base asset: pairs that share a base are asked for together with CoinAPI's
+ * all-rates endpoint, GET /v1/exchangerate/{BASE}?filter_asset_id=Q1,Q2,
+ * filtered to the quotes wanted (see group.h for its answer); a base with a
+ * single quote keeps GET /v1/exchangerate/{BASE}/{QUOTE}, which costs the
+ * same one request and answers less. The client owns one curl easy handle
+ * per request, kept across ticks so connections stay alive, and one multi
+ * handle that runs a tick's requests concurrently: a tick costs one
+ * request's latency. Over HTTP/2 (CoinAPI over TLS) the requests share one
+ * multiplexed connection; over HTTP/1.1 each request keeps its own
  * keep-alive connection.
  *
  * The API key goes only into the X-CoinAPI-Key header (never the URL,
@@ -28,6 +33,17 @@ struct fetch_coinapi_config {
     int verbose;          /* log libcurl's exchange at debug level (key redacted) */
 };
 
+/* One request of a tick: the pairs it asks for, all with the same base. */
+struct fetch_plan {
+    char base[RC_ASSET_MAX + 1];
+    size_t n;                  /* 1: the per-pair endpoint; more: the all-rates one */
+    size_t pair[RC_PAIRS_MAX]; /* indexes into the pairs given, in their order */
+};
+
+/* Group pairs[0..n) (n <= RC_PAIRS_MAX) by base into plans, ordered by
+ * each base's first pair. Returns the number of requests a tick makes. */
+size_t fetch_coinapi_plan(const struct rc_pair *pairs, size_t n, struct fetch_plan *plans);
+
 /* pairs[0..n) is copied. NULL with err on bad input. */
 struct fetch_coinapi *fetch_coinapi_new(const struct fetch_coinapi_config *cfg,
                                         const struct rc_pair *pairs, size_t n, char *err,
@@ -44,10 +60,16 @@ struct fetch_answer {
     long retry_after;         /* seconds from Retry-After, or -1 */
     long ratelimit_remaining; /* X-RateLimit-Remaining, or -1 */
     int64_t ratelimit_reset;  /* X-RateLimit-Reset as epoch seconds, or 0 */
+    long request_cost;        /* X-RateLimit-Request-Cost, or -1 */
 };
 
-/* GET {base}/v1/exchangerate/{BASE}/{QUOTE} for every pair at once; out
- * must hold one answer per pair, in the pairs' order. */
+/* The requests a tick makes, and what each asks for (owned by the client;
+ * valid until it is freed). */
+size_t fetch_coinapi_requests(const struct fetch_coinapi *c);
+const struct fetch_plan *fetch_coinapi_request(const struct fetch_coinapi *c, size_t i);
+
+/* Every request at once; out must hold one answer per request, in the
+ * order of fetch_coinapi_request. */
 void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_answer *out);
 
 /* CoinAPI's own words from an error body: the "error" or "message" string,

@@ -1,6 +1,7 @@
-/* fetcher: polls CoinAPI's exchange-rate endpoint on a fixed schedule and
- * publishes every valid rate, confirmed and in order, to the fanout
- * exchange.
+/* fetcher: polls CoinAPI's exchange rates on a fixed schedule (one request
+ * per distinct base asset, see coinapi.h) and publishes every valid rate,
+ * confirmed and in --pairs order, to the fanout exchange. Its counters are
+ * logged at exit and, with --metrics-listen, served to Prometheus.
  *
  * Exit codes (also in README.md):
  *   0  the run ended (--duration reached, or SIGINT/SIGTERM)
@@ -17,6 +18,8 @@
 #include <string.h>
 
 #include "coinapi.h"
+#include "group.h"
+#include "metrics.h"
 #include "rc_config.h"
 #include "rc_history.h"
 #include "rc_log.h"
@@ -28,6 +31,9 @@ enum { EXIT_CONFIG = 2, EXIT_UNAUTHORIZED = 3, EXIT_FORBIDDEN = 4 };
 
 /* Repeated failures of one kind are logged at most this often. */
 #define LOG_EVERY_MS 10000
+/* Between ticks the metrics are brought up to date this often, so confirms
+ * and reconnects show without waiting for the next tick. */
+#define METRICS_SLICE_MS 500
 
 static volatile sig_atomic_t stop;
 
@@ -38,24 +44,20 @@ static void on_signal(int sig)
 }
 
 struct config {
-    const char *pairs, *amqp_url, *amqp_ca, *exchange, *coinapi_url, *coinapi_key, *log_level;
+    const char *pairs, *amqp_url, *amqp_ca, *exchange, *coinapi_url, *coinapi_key, *log_level,
+        *metrics_listen;
     const char *history_stream;
     int64_t history_age_ms;
     int64_t interval_ms, duration_ms, heartbeat_ms, route_grace_ms, drain_ms;
     unsigned buffer;
 };
 
-/* What happened to requests, by cause. */
-enum cause { C_HTTP_429, C_HTTP_5XX, C_HTTP_550, C_HTTP_OTHER, C_TRANSPORT, C_INVALID, C_N };
-static const char *const cause_name[C_N] = {"http_429",   "http_5xx",  "http_550",
-                                            "http_other", "transport", "invalid"};
-
 struct run {
-    uint64_t scheduled, skipped, requests, fetched, failed[C_N];
+    struct fetch_stats st;   /* counters: the summary line and the metrics */
     int64_t paused_until_ms; /* 429: no requests before this */
-    int64_t last_log_ms[C_N];
-    uint64_t quiet[C_N]; /* failures not logged since the last line */
-    int exit_code;       /* set by 401/403: stop */
+    int64_t last_log_ms[FETCH_CAUSES];
+    uint64_t quiet[FETCH_CAUSES]; /* failures not logged since the last line */
+    int exit_code;                /* set by 401/403: stop */
 };
 
 static const char summary[] =
@@ -98,6 +100,9 @@ static int load_config(struct config *c, int argc, char **argv)
         {"log-level", "LOG_LEVEL", "info",
          "debug (adds libcurl's exchange, key redacted), info (a line per tick), warn, error",
          RC_OPT_STRING, &c->log_level, 0},
+        {"metrics-listen", "FETCHER_METRICS_LISTEN", "",
+         "serve Prometheus metrics at GET /metrics on HOST:PORT (127.0.0.1:9464); empty = off",
+         RC_OPT_STRING, &c->metrics_listen, 0},
         {0},
     };
     char err[512];
@@ -129,12 +134,13 @@ static int load_config(struct config *c, int argc, char **argv)
     return 0;
 }
 
-/* Count a failure and log it, at most once per LOG_EVERY_MS per cause. */
-static void fail(struct run *r, enum cause c, const struct rc_pair *p, const char *fmt, ...)
+/* Count a failure of `what` (a pair, or a request's pairs) and log it, at
+ * most once per LOG_EVERY_MS per cause. */
+static void fail(struct run *r, enum fetch_cause c, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static void fail(struct run *r, enum cause c, const struct rc_pair *p, const char *fmt, ...)
+static void fail(struct run *r, enum fetch_cause c, const char *what, const char *fmt, ...)
 {
-    r->failed[c]++;
+    r->st.failed[c]++;
     int64_t now = rc_mono_ms();
     if (r->last_log_ms[c] && now - r->last_log_ms[c] < LOG_EVERY_MS) {
         r->quiet[c]++;
@@ -146,10 +152,9 @@ static void fail(struct run *r, enum cause c, const struct rc_pair *p, const cha
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (r->quiet[c])
-        rc_warn("coinapi: %s/%s: %s (%" PRIu64 " more like it not logged)", p->base, p->quote, msg,
-                r->quiet[c]);
+        rc_warn("coinapi: %s: %s (%" PRIu64 " more like it not logged)", what, msg, r->quiet[c]);
     else
-        rc_warn("coinapi: %s/%s: %s", p->base, p->quote, msg);
+        rc_warn("coinapi: %s: %s", what, msg);
     r->last_log_ms[c] = now;
     r->quiet[c] = 0;
 }
@@ -178,16 +183,28 @@ static void pause_for_429(struct run *r, const struct fetch_answer *a, const cha
     }
 }
 
-/* Judge one answer; on success the tick is queued for the broker. */
-static void handle(struct run *r, struct rc_publisher *pub, const struct rc_pair *p,
-                   const struct fetch_answer *a, char *line, size_t linecap)
+/* "BTC/USD" for one pair, "BTC/USD,EUR,ETH" for a request's pairs. */
+static void plan_label(const struct fetch_plan *q, const struct rc_pair *pairs, char *out,
+                       size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s/", q->base);
+    for (size_t i = 0; i < q->n && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", pairs[q->pair[i]].quote);
+}
+
+/* The answer as a whole: 0 when it is a 200 to read, -1 when it failed
+ * (counted once for the request, logged once, whatever its pairs). */
+static int judge_request(struct run *r, const char *what, const struct fetch_answer *a)
 {
     char text[300];
-    struct rc_tick t;
     if (a->transport_error) {
-        fail(r, C_TRANSPORT, p, "%s", a->err);
-        return;
+        fail(r, FETCH_TRANSPORT, what, "%s", a->err);
+        return -1;
     }
+    if (a->request_cost >= 0)
+        r->st.request_cost += (uint64_t)a->request_cost;
+    if (a->ratelimit_remaining >= 0)
+        r->st.ratelimit_remaining = a->ratelimit_remaining;
     if (a->status != 200) {
         fetch_coinapi_error_text(a->body, a->len, text, sizeof text);
         if (a->status == 401 || a->status == 403) {
@@ -197,39 +214,71 @@ static void handle(struct run *r, struct rc_publisher *pub, const struct rc_pair
                          : "CoinAPI refused the request (403): the key lacks permission for "
                            "this endpoint or its quota is used up; stopping");
             r->exit_code = a->status == 401 ? EXIT_UNAUTHORIZED : EXIT_FORBIDDEN;
-            return;
+            return -1;
         }
         if (a->status == 429) {
-            r->failed[C_HTTP_429]++;
+            r->st.failed[FETCH_HTTP_429]++;
             pause_for_429(r, a, text);
-            return;
+            return -1;
         }
-        enum cause c = a->status == 550 ? C_HTTP_550 : a->status >= 500 ? C_HTTP_5XX : C_HTTP_OTHER;
-        fail(r, c, p, "HTTP %ld: %s", a->status, text);
-        return;
+        enum fetch_cause c = a->status == 550   ? FETCH_HTTP_550
+                             : a->status >= 500 ? FETCH_HTTP_5XX
+                                                : FETCH_HTTP_OTHER;
+        fail(r, c, what, "HTTP %ld: %s", a->status, text);
+        return -1;
     }
-    if (a->too_large) {
-        fail(r, C_INVALID, p, "answer larger than %d bytes: dropped", RC_TICK_MAX_BODY);
-        return;
-    }
-    if (rc_tick_parse(&t, a->body, a->len, text, sizeof text) < 0) {
-        fail(r, C_INVALID, p, "invalid answer dropped: %s", text);
-        return;
-    }
-    if (strcasecmp(t.base, p->base) != 0 || strcasecmp(t.quote, p->quote) != 0) {
-        fail(r, C_INVALID, p, "answer names %s/%s: dropped", t.base, t.quote);
-    } else if (rc_publisher_enqueue(pub, &t, NULL) == 0) {
-        r->fetched++;
-        size_t n = strlen(line);
-        if (n + 90 < linecap) /* room for one more pair; else the line just stops */
-            snprintf(line + n, linecap - n, " %.32s/%.32s=%.10g", p->base, p->quote, t.rate);
-    }
-    rc_tick_clear(&t);
     /* Spent the quota: wait for the reset rather than collect 429s. */
     if (a->ratelimit_remaining == 0 && a->ratelimit_reset > 0) {
         struct fetch_answer fake = *a;
         fake.retry_after = -1;
         pause_for_429(r, &fake, "X-RateLimit-Remaining is 0");
+    }
+    if (a->too_large) {
+        fail(r, FETCH_INVALID, what, "answer larger than %d bytes: dropped", RC_TICK_MAX_BODY);
+        return -1;
+    }
+    return 0;
+}
+
+/* A 200 from the per-pair endpoint: its tick into *got. */
+static void take_pair(struct run *r, const struct rc_pair *p, const char *what,
+                      const struct fetch_answer *a, struct fetch_group_item *got)
+{
+    char text[300];
+    if (rc_tick_parse(&got->tick, a->body, a->len, text, sizeof text) < 0) {
+        fail(r, FETCH_INVALID, what, "invalid answer dropped: %s", text);
+    } else if (strcasecmp(got->tick.base, p->base) != 0 ||
+               strcasecmp(got->tick.quote, p->quote) != 0) {
+        fail(r, FETCH_INVALID, what, "answer names %s/%s: dropped", got->tick.base,
+             got->tick.quote);
+        rc_tick_clear(&got->tick);
+    } else {
+        got->state = FETCH_ITEM_OK;
+    }
+}
+
+/* A 200 from the all-rates endpoint: each pair's tick into got[its index].
+ * A missing or bad quote is that pair's failure; the others still count. */
+static void take_group(struct run *r, const struct fetch_plan *q, const struct rc_pair *pairs,
+                       const char *what, const struct fetch_answer *a, struct fetch_group_item *got)
+{
+    const char *quotes[RC_PAIRS_MAX];
+    struct fetch_group_item items[RC_PAIRS_MAX];
+    char text[300], one[2 * RC_ASSET_MAX + 2];
+    for (size_t i = 0; i < q->n; i++)
+        quotes[i] = pairs[q->pair[i]].quote;
+    if (fetch_group_parse(a->body, a->len, q->base, quotes, items, q->n, text, sizeof text) < 0) {
+        fail(r, FETCH_INVALID, what, "invalid answer dropped: %s", text);
+        return;
+    }
+    for (size_t i = 0; i < q->n; i++) {
+        snprintf(one, sizeof one, "%s/%s", q->base, quotes[i]);
+        if (items[i].state == FETCH_ITEM_MISSING)
+            fail(r, FETCH_MISSING, one, "not in CoinAPI's answer for %s: nothing to publish",
+                 q->base);
+        else if (items[i].state == FETCH_ITEM_INVALID)
+            fail(r, FETCH_INVALID, one, "invalid rate dropped: %s", items[i].err);
+        got[q->pair[i]] = items[i]; /* the tick moves over */
     }
 }
 
@@ -237,32 +286,77 @@ static void do_tick(struct run *r, struct fetch_coinapi *api, struct rc_publishe
                     const struct rc_pair *pairs, size_t n, uint64_t total)
 {
     struct fetch_answer ans[RC_PAIRS_MAX];
-    char line[1024] = "";
-    r->scheduled++;
+    struct fetch_group_item got[RC_PAIRS_MAX] = {0}; /* per pair; all FETCH_ITEM_MISSING */
+    char line[1024] = "", what[RC_PAIRS_MAX * (RC_ASSET_MAX + 1) + RC_ASSET_MAX + 2];
+    r->st.scheduled++;
     if (rc_mono_ms() < r->paused_until_ms) {
-        r->skipped++;
-        rc_info("tick %" PRIu64 ": skipped (rate limited)", r->scheduled);
+        r->st.skipped++;
+        rc_info("tick %" PRIu64 ": skipped (rate limited)", r->st.scheduled);
         return;
     }
-    r->requests += n;
+    size_t nreq = fetch_coinapi_requests(api);
+    r->st.requests += nreq;
     fetch_coinapi_get_all(api, ans);
-    for (size_t i = 0; i < n && r->exit_code == 0; i++)
-        handle(r, pub, &pairs[i], &ans[i], line, sizeof line);
+    for (size_t k = 0; k < nreq && r->exit_code == 0; k++) {
+        const struct fetch_plan *q = fetch_coinapi_request(api, k);
+        plan_label(q, pairs, what, sizeof what);
+        if (judge_request(r, what, &ans[k]) < 0)
+            continue;
+        if (q->n == 1)
+            take_pair(r, &pairs[q->pair[0]], what, &ans[k], &got[q->pair[0]]);
+        else
+            take_group(r, q, pairs, what, &ans[k], got);
+    }
+    /* Answers arrive in any order; ticks go out in --pairs order. */
+    for (size_t i = 0; i < n && r->exit_code == 0; i++) {
+        if (got[i].state != FETCH_ITEM_OK || rc_publisher_enqueue(pub, &got[i].tick, NULL) < 0)
+            continue;
+        r->st.fetched++;
+        size_t len = strlen(line);
+        if (len + 90 < sizeof line) /* room for one more pair; else the line just stops */
+            snprintf(line + len, sizeof line - len, " %.32s/%.32s=%.10g", pairs[i].base,
+                     pairs[i].quote, got[i].tick.rate);
+    }
+    fetch_group_clear(got, n);
     struct rc_publisher_stats ps;
     rc_publisher_get_stats(pub, &ps);
     char of[32] = "";
     if (total)
         snprintf(of, sizeof of, "/%" PRIu64, total);
-    rc_info("tick %" PRIu64 "%s:%s%s (queued for the broker: %zu)", r->scheduled, of,
+    rc_info("tick %" PRIu64 "%s:%s%s (queued for the broker: %zu)", r->st.scheduled, of,
             line[0] ? line : " nothing fetched", "", ps.pending);
 }
 
-static void print_summary(const struct run *r, const struct rc_publisher_stats *ps)
+/* Hand the metrics listener (if any) the counters as they are now. */
+static void share_stats(struct run *r, struct fetch_metrics *m, const struct rc_publisher *pub)
+{
+    rc_publisher_get_stats(pub, &r->st.pub);
+    r->st.paused = rc_mono_ms() < r->paused_until_ms;
+    fetch_metrics_update(m, &r->st);
+}
+
+/* Deliver and service the broker until the deadline, in slices after which
+ * the metrics are brought up to date. */
+static void wait_until(struct run *r, struct fetch_metrics *m, struct rc_publisher *pub,
+                       int64_t deadline)
+{
+    for (;;) {
+        int64_t until = rc_mono_ms() + METRICS_SLICE_MS;
+        if (until > deadline || m == NULL)
+            until = deadline;
+        rc_publisher_run(pub, until, 0, &stop);
+        share_stats(r, m, pub);
+        if (until == deadline || stop)
+            return;
+    }
+}
+
+static void print_summary(const struct fetch_stats *r, const struct rc_publisher_stats *ps)
 {
     char failed[256] = "";
     size_t n = 0;
-    for (int c = 0; c < C_N; c++)
-        n += (size_t)snprintf(failed + n, sizeof failed - n, " %s=%" PRIu64, cause_name[c],
+    for (int c = 0; c < FETCH_CAUSES; c++)
+        n += (size_t)snprintf(failed + n, sizeof failed - n, " %s=%" PRIu64, fetch_cause_name[c],
                               r->failed[c]);
     rc_info("summary: scheduled=%" PRIu64 " skipped=%" PRIu64 " requests=%" PRIu64
             " fetched=%" PRIu64 " failed:%s confirmed=%" PRIu64 " buffered_max=%zu"
@@ -282,6 +376,8 @@ int main(int argc, char **argv)
     int exit_code = 1;
     struct fetch_coinapi *api = NULL;
     struct rc_publisher *pub = NULL;
+    struct fetch_metrics *metrics = NULL;
+    run.st.ratelimit_remaining = -1;
 
     rc_log_set_name("fetcher");
     int rc = load_config(&cfg, argc, argv);
@@ -336,20 +432,35 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    run.st.pairs = (size_t)npairs;
+    run.st.requests_per_tick = fetch_coinapi_requests(api);
+    if (cfg.metrics_listen[0] != '\0') {
+        if ((metrics = fetch_metrics_start(cfg.metrics_listen, err, sizeof err)) == NULL) {
+            rc_error("%s", err);
+            exit_code = EXIT_CONFIG;
+            goto out;
+        }
+        share_stats(&run, metrics, pub);
+        rc_info("metrics: serving GET /metrics on port %u (--metrics-listen %s)",
+                fetch_metrics_port(metrics), cfg.metrics_listen);
+    }
+
     char safe_url[512];
     rc_url_redact(cfg.amqp_url, safe_url, sizeof safe_url);
     uint64_t total = cfg.duration_ms ? (uint64_t)(cfg.duration_ms / cfg.interval_ms) : 0;
-    rc_info("polling %s every %" PRId64 " ms (%s) from %s, publishing to '%s' on %s", cfg.pairs,
-            cfg.interval_ms, total ? "for a fixed number of ticks" : "until stopped",
-            cfg.coinapi_url, cfg.exchange, safe_url);
+    rc_info("polling %s every %" PRId64 " ms (%s; %zu request(s) per tick) from %s, publishing "
+            "to '%s' on %s",
+            cfg.pairs, cfg.interval_ms, total ? "for a fixed number of ticks" : "until stopped",
+            run.st.requests_per_tick, cfg.coinapi_url, cfg.exchange, safe_url);
 
     int64_t deadline = rc_mono_ms();
-    while (!stop && run.exit_code == 0 && (total == 0 || run.scheduled < total)) {
+    while (!stop && run.exit_code == 0 && (total == 0 || run.st.scheduled < total)) {
         /* Between ticks: deliver what is queued, service heartbeats. */
-        rc_publisher_run(pub, deadline, 0, &stop);
+        wait_until(&run, metrics, pub, deadline);
         if (stop)
             break;
         do_tick(&run, api, pub, pairs, (size_t)npairs, total);
+        share_stats(&run, metrics, pub);
         /* Absolute deadlines: no drift. After an overrun, skip the ticks
          * that are already late instead of firing them in a burst. */
         deadline += cfg.interval_ms;
@@ -358,17 +469,17 @@ int main(int argc, char **argv)
             int64_t late = (now - deadline) / cfg.interval_ms + 1;
             rc_warn("tick took too long: skipping %" PRId64 " tick(s)", late);
             deadline += late * cfg.interval_ms;
-            run.scheduled += (uint64_t)late;
-            run.skipped += (uint64_t)late;
+            run.st.scheduled += (uint64_t)late;
+            run.st.skipped += (uint64_t)late;
         }
     }
     /* Deliver what is still queued, for a bounded time. */
     rc_publisher_run(pub, rc_mono_ms() + cfg.drain_ms, 1, NULL);
-    struct rc_publisher_stats ps;
-    rc_publisher_get_stats(pub, &ps);
-    print_summary(&run, &ps);
+    share_stats(&run, metrics, pub);
+    print_summary(&run.st, &run.st.pub);
     exit_code = run.exit_code;
 out:
+    fetch_metrics_stop(metrics);
     rc_publisher_free(pub);
     fetch_coinapi_free(api);
     curl_global_cleanup();

@@ -24,12 +24,12 @@
 
 #define PROG "fake-coinapi"
 #define SUMMARY                                                                                    \
-    "Local stand-in for CoinAPI's GET /v1/exchangerate/{BASE}/{QUOTE}, for tests and the "         \
-    "demo."
+    "Local stand-in for CoinAPI's GET /v1/exchangerate/{BASE}/{QUOTE} and "                        \
+    "/v1/exchangerate/{BASE}, for tests and the demo."
 
 static unsigned opt_port, opt_retry_after, opt_rate_limit;
 static int64_t opt_slow_ms;
-static const char *opt_mode, *opt_key, *opt_journal, *opt_seed, *opt_log_level;
+static const char *opt_mode, *opt_key, *opt_journal, *opt_seed, *opt_log_level, *opt_drop_quote;
 
 static const struct rc_option options[] = {
     {.name = "port",
@@ -82,6 +82,13 @@ static const struct rc_option options[] = {
      .type = RC_OPT_UINT,
      .dest = &opt_rate_limit,
      .help = "X-RateLimit-Limit announced; Remaining counts down from it (never enforced)"},
+    {.name = "drop-quote",
+     .env = "FAKE_COINAPI_DROP_QUOTE",
+     .def = NULL,
+     .type = RC_OPT_STRING,
+     .dest = &opt_drop_quote,
+     .help = "leave this quote out of every all-rates answer (a request may name another "
+             "with ?fake_drop= or X-Fake-Drop)"},
     {.name = "log-level",
      .env = "FAKE_COINAPI_LOG_LEVEL",
      .def = "info",
@@ -145,6 +152,7 @@ static int build_config(struct fake_config *cfg, char *err, size_t errlen)
     cfg->key = opt_key;
     cfg->journal_path = opt_journal;
     cfg->rate_limit = opt_rate_limit;
+    cfg->drop_quote = opt_drop_quote;
     return 0;
 }
 
@@ -181,11 +189,13 @@ static void announce(const struct fake_server *srv, const struct fake_config *cf
         printf("%u\n", port);
         fflush(stdout);
     }
-    rc_info("listening on http://127.0.0.1:%u mode=%s key=%s journal=%s seed=%" PRIu64, port,
-            fake_mode_name(cfg->mode),
+    rc_info("listening on http://127.0.0.1:%u mode=%s key=%s journal=%s seed=%" PRIu64
+            " drop-quote=%s",
+            port, fake_mode_name(cfg->mode),
             (cfg->key != NULL && *cfg->key != '\0') ? "fixed" : "any-non-empty",
             (cfg->journal_path != NULL && *cfg->journal_path != '\0') ? cfg->journal_path : "none",
-            cfg->seed);
+            cfg->seed,
+            (cfg->drop_quote != NULL && *cfg->drop_quote != '\0') ? cfg->drop_quote : "none");
 }
 
 int main(int argc, char **argv)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -31,6 +32,10 @@
 #define SLOW_SLICE_MS 50
 /* Longest 200 body: two 32-character ids, a 64-character rate, the time. */
 #define RATE_BODY_MAX 256
+/* Quotes one all-rates request may name, like the fetcher's --pairs. */
+#define QUOTES_MAX 64
+/* Longest all-rates body: an entry (under RATE_BODY_MAX) per quote. */
+#define GROUP_BODY_MAX (QUOTES_MAX * RATE_BODY_MAX + 128)
 
 /* CoinAPI's own error texts, so a client's error handling meets the real
  * thing. Sources (kept in the report that came with this file):
@@ -79,6 +84,9 @@ struct fake_server {
     atomic_ulong requests;
     atomic_ulong by_status[N_STATUS];
     atomic_ulong malformed, slow;
+    atomic_ulong grouped;      /* requests to the all-rates endpoint */
+    atomic_ulong rates;        /* rates served in 200 bodies (journalled or not) */
+    atomic_ulong dropped;      /* quotes left out of all-rates answers on purpose */
     atomic_ulong flap_step;    /* next position in flap_cycle */
     atomic_ulong credits_used; /* drives X-RateLimit-Remaining */
     /* Rate requests being answered right now, and the most ever at once:
@@ -95,10 +103,13 @@ struct req {
     const char *why; /* reason shown in the log line; NULL for a plain 200 */
     bool via_flap;
     /* Asset ids as they appear in the URL (not terminated), then checked
-     * and uppercased. */
+     * and uppercased. quote_raw is NULL for the all-rates endpoint, whose
+     * quotes come from filter_asset_id into quotes[]. */
     const char *base_raw, *quote_raw;
     size_t base_len, quote_len;
     char base[FAKE_ASSET_MAX + 1], quote[FAKE_ASSET_MAX + 1];
+    char quotes[QUOTES_MAX][FAKE_ASSET_MAX + 1];
+    size_t nquotes;
     /* Authenticated request: answer with X-RateLimit-* headers. */
     bool credit;
     unsigned long remaining;
@@ -264,8 +275,8 @@ static enum MHD_Result reply_not_found(struct req *r)
 {
     r->why = "unknown path";
     return reply_error(r, MHD_HTTP_NOT_FOUND, "error",
-                       "Not found: this fake serves GET /v1/exchangerate/{BASE}/{QUOTE} "
-                       "and GET /fake/stats",
+                       "Not found: this fake serves GET /v1/exchangerate/{BASE}/{QUOTE}, "
+                       "GET /v1/exchangerate/{BASE} and GET /fake/stats",
                        NULL, 0);
 }
 
@@ -280,59 +291,180 @@ static enum MHD_Result reply_bad_asset(struct req *r)
 
 /* ---- the modes ---------------------------------------------------------- */
 
-/* Fill r->base and r->quote from the URL; -1 if either is not an id. */
-static int check_assets(struct req *r)
+/* What an all-rates request without filter_asset_id gets: CoinAPI would
+ * list every asset it knows; a handful is enough for a stand-in. */
+static const char *const default_quotes[] = {"USD", "EUR", "GBP", "JPY", "USDT", "ETH", "BTC"};
+
+static int add_quote(struct req *r, const char *id, size_t len)
 {
-    if (copy_asset(r->base_raw, r->base_len, r->base) < 0 ||
-        copy_asset(r->quote_raw, r->quote_len, r->quote) < 0)
+    char q[FAKE_ASSET_MAX + 1];
+    if (copy_asset(id, len, q) < 0 || r->nquotes == QUOTES_MAX)
         return -1;
+    for (size_t i = 0; i < r->nquotes; i++)
+        if (strcmp(r->quotes[i], q) == 0)
+            return 0; /* named twice: served once */
+    memcpy(r->quotes[r->nquotes++], q, sizeof q);
     return 0;
 }
 
-/* A 200 body in CoinAPI's exact shape and field order. The rate text comes
- * from the walk as is: printing it through a double would lose the digits
- * the project has to prove it keeps. */
-static int rate_body(struct req *r, char *out, size_t outlen)
+/* filter_asset_id: ids separated by commas or semicolons, as CoinAPI
+ * documents; absent or empty, the default list (without the base). */
+static int parse_filter(struct req *r)
+{
+    const char *f = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "filter_asset_id");
+    if (f == NULL || *f == '\0') {
+        for (size_t i = 0; i < sizeof default_quotes / sizeof default_quotes[0]; i++)
+            if (strcmp(default_quotes[i], r->base) != 0)
+                add_quote(r, default_quotes[i], strlen(default_quotes[i]));
+        return 0;
+    }
+    for (;;) {
+        size_t len = strcspn(f, ",;");
+        if (add_quote(r, f, len) < 0)
+            return -1;
+        if (f[len] == '\0')
+            return 0;
+        f += len + 1;
+    }
+}
+
+/* Fill r->base and r->quote (or r->quotes) from the URL; -1 if any is not
+ * an id. */
+static int check_assets(struct req *r)
+{
+    if (copy_asset(r->base_raw, r->base_len, r->base) < 0)
+        return -1;
+    if (r->quote_raw == NULL)
+        return parse_filter(r);
+    return copy_asset(r->quote_raw, r->quote_len, r->quote);
+}
+
+/* One rate in CoinAPI's exact shape and field order, as the per-pair
+ * endpoint serves it. The rate text comes from the walk as is: printing it
+ * through a double would lose the digits the project has to prove it
+ * keeps. */
+static int tick_text(struct req *r, const char *quote, char *out, size_t outlen)
 {
     char rate[64], now[64];
     struct timespec ts;
-    if (fake_walk_next(r->srv->walk, r->base, r->quote, rate, sizeof rate) < 0)
+    if (fake_walk_next(r->srv->walk, r->base, quote, rate, sizeof rate) < 0)
         return -1;
     clock_gettime(CLOCK_REALTIME, &ts);
     format_time(ts, now, sizeof now);
     int n = snprintf(out, outlen,
                      "{\"time\":\"%s\",\"asset_id_base\":\"%s\",\"asset_id_quote\":\"%s\","
                      "\"rate\":%s}",
-                     now, r->base, r->quote, rate);
+                     now, r->base, quote, rate);
+    atomic_fetch_add(&r->srv->rates, 1);
     return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+/* The quote a test asked to leave out of all-rates answers: ?fake_drop=,
+ * else the X-Fake-Drop header, else --drop-quote; NULL for none. */
+static const char *dropped_quote(const struct req *r)
+{
+    const char *q = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "fake_drop");
+    if (q == NULL)
+        q = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Fake-Drop");
+    if (q == NULL)
+        q = r->srv->cfg.drop_quote;
+    return (q != NULL && *q != '\0') ? q : NULL;
+}
+
+/* The all-rates answer, {"asset_id_base":..,"rates":[{"time":..,
+ * "asset_id_quote":..,"rate":..},..]}. Each entry is the per-pair tick
+ * without its base; with `ticks` set, that tick goes to the journal. */
+static int group_body(struct req *r, char *out, size_t outlen, bool ticks)
+{
+    const char *drop = dropped_quote(r);
+    size_t n = (size_t)snprintf(out, outlen, "{\"asset_id_base\":\"%s\",\"rates\":[", r->base);
+    bool first = true;
+    for (size_t i = 0; i < r->nquotes; i++) {
+        char tick[RATE_BODY_MAX], base_member[FAKE_ASSET_MAX + 24];
+        if (drop != NULL && strcasecmp(drop, r->quotes[i]) == 0) {
+            atomic_fetch_add(&r->srv->dropped, 1);
+            continue;
+        }
+        if (tick_text(r, r->quotes[i], tick, sizeof tick) < 0)
+            return -1;
+        if (ticks)
+            journal_append(r->srv, tick);
+        /* The entry is the tick less its "asset_id_base" member. */
+        int blen = snprintf(base_member, sizeof base_member, "\"asset_id_base\":\"%s\",", r->base);
+        char *at = strstr(tick, base_member);
+        memmove(at, at + blen, strlen(at + blen) + 1);
+        int k = snprintf(out + n, outlen - n, "%s%s", first ? "" : ",", tick);
+        if (k < 0 || (size_t)k >= outlen - n)
+            return -1;
+        n += (size_t)k;
+        first = false;
+    }
+    int k = snprintf(out + n, outlen - n, "]}");
+    return (k < 0 || (size_t)k >= outlen - n) ? -1 : 0;
+}
+
+/* The 200 body for either endpoint, into a malloc'd buffer (NULL when it
+ * cannot be built). With `journal` set every rate served is journalled as
+ * the per-pair tick it stands for. */
+static char *ok_body(struct req *r, bool journal)
+{
+    char *body = malloc(GROUP_BODY_MAX);
+    if (body == NULL)
+        return NULL;
+    int rc = r->quote_raw == NULL ? group_body(r, body, GROUP_BODY_MAX, journal)
+                                  : tick_text(r, r->quote, body, GROUP_BODY_MAX);
+    if (rc < 0) {
+        free(body);
+        return NULL;
+    }
+    if (journal && r->quote_raw != NULL)
+        journal_append(r->srv, body);
+    return body;
+}
+
+/* Serve what ok_body builds, after `edit` (if any) has changed it. The
+ * assets were checked. */
+static enum MHD_Result serve_body(struct req *r, bool journal, void (*edit)(struct req *, char *))
+{
+    char *body = ok_body(r, journal);
+    if (body == NULL)
+        return MHD_NO;
+    if (edit)
+        edit(r, body);
+    enum MHD_Result ret = reply(r, MHD_HTTP_OK, body, NULL, 0);
+    free(body);
+    return ret;
 }
 
 static enum MHD_Result serve_rate(struct req *r)
 {
-    char body[RATE_BODY_MAX];
     if (check_assets(r) < 0)
         return reply_bad_asset(r);
-    if (rate_body(r, body, sizeof body) < 0)
-        return MHD_NO;
-    journal_append(r->srv, body);
-    return reply(r, MHD_HTTP_OK, body, NULL, 0);
+    return serve_body(r, true, NULL);
 }
 
-/* A 200 whose body stops inside the rate, as when a proxy drops the
- * connection mid-body: it starts like JSON, so only a client that checks
- * the whole document notices. */
-static enum MHD_Result serve_malformed(struct req *r)
+/* Stop inside the last rate, as when a proxy drops the connection
+ * mid-body: it starts like JSON, so only a client that checks the whole
+ * document notices. What was sent is journalled as sent. */
+static void cut_short(struct req *r, char *body)
 {
-    char body[RATE_BODY_MAX];
-    if (check_assets(r) < 0)
-        return reply_bad_asset(r);
-    if (rate_body(r, body, sizeof body) < 0)
-        return MHD_NO;
-    char *rate = strstr(body, "\"rate\":");
+    char *rate = NULL;
+    for (char *p = body; (p = strstr(p, "\"rate\":")) != NULL; p++)
+        rate = p;
     rate[strlen("\"rate\":") + 3] = '\0'; /* a rate always has more than 3 characters */
     atomic_fetch_add(&r->srv->malformed, 1);
     journal_append(r->srv, body);
-    return reply(r, MHD_HTTP_OK, body, NULL, 0);
+}
+
+/* A 200 whose body is cut short (see cut_short). */
+static enum MHD_Result serve_malformed(struct req *r)
+{
+    if (check_assets(r) < 0)
+        return reply_bad_asset(r);
+    /* A request that names no quote at all has no rate to cut. */
+    if (r->quote_raw == NULL && r->nquotes == 0)
+        return reply_bad_asset(r);
+    return serve_body(r, false, cut_short);
 }
 
 static enum MHD_Result serve_slow(struct req *r)
@@ -348,20 +480,23 @@ static enum MHD_Result serve_slow(struct req *r)
     return serve_rate(r);
 }
 
-/* A valid tick padded past the 64 KiB a client should accept. */
+/* A valid answer padded past the 64 KiB a client should accept. */
 static enum MHD_Result serve_huge(struct req *r)
 {
     enum { PAD = 70 * 1024 };
-    char body[RATE_BODY_MAX];
     if (check_assets(r) < 0)
         return reply_bad_asset(r);
-    if (rate_body(r, body, sizeof body) < 0)
+    char *body = ok_body(r, false);
+    if (body == NULL)
         return MHD_NO;
     size_t len = strlen(body);
     char *big = malloc(len + PAD + 16);
-    if (big == NULL)
+    if (big == NULL) {
+        free(body);
         return MHD_NO;
+    }
     memcpy(big, body, len - 1); /* without the closing brace */
+    free(body);
     size_t n = len - 1;
     n += (size_t)sprintf(big + n, ",\"pad\":\"");
     memset(big + n, 'x', PAD);
@@ -372,19 +507,27 @@ static enum MHD_Result serve_huge(struct req *r)
     return ret;
 }
 
-/* The right shape for the wrong pair: a client must check what it got. */
+/* The right shape for the wrong pair: a client must check what it got.
+ * Per pair: the pair turned round; all rates: the first quote's rates,
+ * with the base as their only quote. */
 static enum MHD_Result serve_wrongpair(struct req *r)
 {
-    char body[RATE_BODY_MAX];
     if (check_assets(r) < 0)
         return reply_bad_asset(r);
     char swap[sizeof r->base];
+    char *other = r->quote_raw != NULL ? r->quote : r->quotes[0];
+    if (r->quote_raw == NULL && r->nquotes == 0)
+        return reply_bad_asset(r);
     memcpy(swap, r->base, sizeof swap);
-    memcpy(r->base, r->quote, sizeof swap);
-    memcpy(r->quote, swap, sizeof swap);
-    if (rate_body(r, body, sizeof body) < 0)
+    memcpy(r->base, other, sizeof swap);
+    memcpy(other, swap, sizeof swap);
+    r->nquotes = r->nquotes ? 1 : 0;
+    char *body = ok_body(r, false);
+    if (body == NULL)
         return MHD_NO;
-    return reply(r, MHD_HTTP_OK, body, NULL, 0);
+    enum MHD_Result ret = reply(r, MHD_HTTP_OK, body, NULL, 0);
+    free(body);
+    return ret;
 }
 
 static enum MHD_Result serve_401(struct req *r)
@@ -487,20 +630,40 @@ static const char *key_problem(struct req *r)
     return NULL;
 }
 
-/* pair is what follows RATE_PREFIX: "BTC/USD". */
+/* The all-rates endpoint's parameters this stand-in does not fake: a 400
+ * that says so, rather than an answer that would pretend. NULL if none. */
+static const char *unfaked_parameter(const struct req *r)
+{
+    const char *invert = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "invert");
+    if (invert != NULL && strcasecmp(invert, "false") != 0)
+        return "Bad Request -- this stand-in does not fake invert=true";
+    if (MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "time") != NULL)
+        return "Bad Request -- this stand-in does not fake historical rates (time=)";
+    return NULL;
+}
+
+/* pair is what follows RATE_PREFIX: "BTC/USD", or "BTC" for all rates. */
 static enum MHD_Result serve_exchangerate(struct req *r, const char *pair)
 {
     const char *slash = strchr(pair, '/');
-    if (slash == NULL || strchr(slash + 1, '/') != NULL)
-        return reply_not_found(r); /* e.g. CoinAPI's all-rates endpoint: not faked */
+    if (slash != NULL && strchr(slash + 1, '/') != NULL)
+        return reply_not_found(r);
     r->base_raw = pair;
-    r->base_len = (size_t)(slash - pair);
-    r->quote_raw = slash + 1;
-    r->quote_len = strlen(slash + 1);
+    r->base_len = slash ? (size_t)(slash - pair) : strlen(pair);
+    r->quote_raw = slash ? slash + 1 : NULL;
+    r->quote_len = slash ? strlen(slash + 1) : 0;
 
+    if (r->quote_raw == NULL)
+        atomic_fetch_add(&r->srv->grouped, 1);
     const char *problem = key_problem(r);
     if (problem != NULL)
         return reply_error(r, MHD_HTTP_UNAUTHORIZED, "error", problem, NULL, 0);
+    if (r->quote_raw == NULL) {
+        if ((problem = unfaked_parameter(r)) != NULL) {
+            r->why = "unfaked parameter";
+            return reply_error(r, MHD_HTTP_BAD_REQUEST, "error", problem, NULL, 0);
+        }
+    }
 
     enum fake_mode mode = r->srv->cfg.mode;
     const char *asked = requested_mode(r);
@@ -538,6 +701,9 @@ static enum MHD_Result serve_stats(struct req *r)
     }
     if (cJSON_AddNumberToObject(obj, "malformed", (double)atomic_load(&s->malformed)) == NULL ||
         cJSON_AddNumberToObject(obj, "slow", (double)atomic_load(&s->slow)) == NULL ||
+        cJSON_AddNumberToObject(obj, "grouped", (double)atomic_load(&s->grouped)) == NULL ||
+        cJSON_AddNumberToObject(obj, "rates", (double)atomic_load(&s->rates)) == NULL ||
+        cJSON_AddNumberToObject(obj, "dropped", (double)atomic_load(&s->dropped)) == NULL ||
         cJSON_AddNumberToObject(obj, "max_concurrent", (double)atomic_load(&s->max_in_flight)) ==
             NULL)
         goto out;

@@ -2,6 +2,11 @@
  *
  * Serves, on 127.0.0.1 only:
  *   GET /v1/exchangerate/{BASE}/{QUOTE}   CoinAPI's current-rate endpoint
+ *   GET /v1/exchangerate/{BASE}           CoinAPI's all-current-rates endpoint:
+ *       {"asset_id_base":"BTC","rates":[{"time":..,"asset_id_quote":"USD",
+ *       "rate":..},..]} for the quotes in filter_asset_id (comma- or
+ *       semicolon-separated; absent: a fixed handful). invert=true and
+ *       time= (historical) are not faked: 400 says so.
  *   GET /fake/stats                       counters, for tests (not counted)
  * Anything else is 404; a method other than GET is 405.
  *
@@ -13,12 +18,20 @@
  *      the configured mode; an unknown name is 400. Mode `flap` picks the
  *      next step of a fixed cycle (see flap_cycle in server.c), one step per
  *      request that reaches this point, whatever its connection.
- *   3. the mode's answer: an error, or the asset ids are checked
- *      ([A-Za-z0-9_]{1,32}, else 400) and a rate is served.
+ *   3. the mode's answer, for the whole request: an error, or the asset ids
+ *      are checked ([A-Za-z0-9_]{1,32}, at most 64 quotes, else 400) and
+ *      the rates are served.
  *
- * Every 200 body (including `malformed` ones) is appended to the journal
- * file, if any, one per line and flushed before the response is queued, so
- * a client that has read a response can already find it in the journal.
+ * All-rates answers leave out the quote named by ?fake_drop=, else the
+ * X-Fake-Drop header, else cfg->drop_quote: how tests make a quote go
+ * missing.
+ *
+ * Every rate served in a 200 is appended to the journal file, if any, as
+ * the per-pair endpoint's body (one tick per line, also for each rate of
+ * an all-rates answer), and a `malformed` body as it was sent; each line is
+ * flushed before the response is queued, so a client that has read a
+ * response can already find it in the journal. (`huge` and `wrongpair`
+ * answers are not journalled: no client should publish them.)
  *
  * Ownership: fake_server_new() copies nothing but the pointers in cfg; the
  * strings they point to must outlive the server (argv/env/literals do).
@@ -59,6 +72,7 @@ struct fake_config {
     const char *journal_path; /* NULL or "": no journal */
     uint64_t seed;            /* random walk seed */
     unsigned rate_limit;      /* X-RateLimit-Limit */
+    const char *drop_quote;   /* NULL or "": all-rates answers leave out no quote */
 };
 
 struct fake_server;

@@ -5,11 +5,14 @@
 # journal in a temporary directory and checks, with curl, everything other
 # tests rely on: the exact 200 shape, the headers, the journal, the 401s, every
 # forced mode (by header and by query), the flap cycle, 400/404/405,
-# keep-alive, concurrency, /fake/stats, FAKE_COINAPI_KEY, --port 0 and clean shutdown.
+# keep-alive, concurrency, /fake/stats, FAKE_COINAPI_KEY, --port 0 and clean shutdown;
+# and the all-rates endpoint: its shape, filter_asset_id, a dropped quote, the
+# modes on the whole request, the journal of its rates, what it does not fake.
 #
 # Prints "ok - ..." / "not ok - ..." per check; exits 0 only if all pass.
 # Run from the repository top after `make` (bin/fake-coinapi must exist).
 set -u
+shopt -s extglob
 
 BIN=${FAKE_COINAPI_BIN:-${RC_BIN:-bin}/fake-coinapi}
 PORT=${RC_TEST_FAKE_PORT:-18787}
@@ -71,7 +74,7 @@ WITH_KEY=(-H "X-CoinAPI-Key: $KEY")
 
 # What /fake/stats must say at the end: every counted request goes through
 # get() (or adds itself), which notes its status here.
-declare -A WANT=([requests]=0 [malformed]=0 [slow]=0)
+declare -A WANT=([requests]=0 [malformed]=0 [slow]=0 [grouped]=0 [dropped]=0)
 for s in 200 400 401 403 404 405 429 500 550; do WANT[$s]=0; done
 note_status() {
     WANT[requests]=$((WANT[requests] + 1))
@@ -90,7 +93,23 @@ get() {
         STATUS=000
     BODY=$(cat "$T/body" 2>/dev/null)
     note_status "$STATUS"
-    if [ "$STATUS" = 200 ]; then printf '%s\n' "$BODY" >>"$RECEIVED"; fi
+    [[ $path == /v1/exchangerate/+([A-Za-z0-9_])?(\?*) ]] && WANT[grouped]=$((WANT[grouped] + 1))
+    if [ "$STATUS" != 200 ]; then
+        :
+    elif [[ $BODY == '{"asset_id_base":'*']}' ]]; then
+        group_ticks "$BODY" >>"$RECEIVED"
+    else
+        printf '%s\n' "$BODY" >>"$RECEIVED"
+    fi
+}
+
+# group_ticks BODY: the per-pair ticks an all-rates answer stands for, one a
+# line (what the journal must hold for it).
+group_ticks() {
+    local base
+    base=$(sed -n 's/^{"asset_id_base":"\([^"]*\)",.*/\1/p' <<<"$1")
+    sed 's/^{"asset_id_base":"[^"]*","rates":\[//; s/\]}$//; s/},{/}\n{/g' <<<"$1" |
+        sed "s/^{\"time\":\"\([^\"]*\)\",/{\"time\":\"\1\",\"asset_id_base\":\"$base\",/"
 }
 
 # Value of a header of the last get() (names are case-insensitive).
@@ -112,6 +131,16 @@ TIME_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}Z'
 rate_re() {
     printf '^\\{"time":"(%s)","asset_id_base":"%s","asset_id_quote":"%s","rate":([0-9]+\\.[0-9]+)\\}$' \
         "$TIME_RE" "$1" "$2"
+}
+# An all-rates answer: group_re BASE QUOTE...
+group_re() {
+    local base=$1 sep= entries=
+    shift
+    for q in "$@"; do
+        entries+="$sep"'\{"time":"'"$TIME_RE"'","asset_id_quote":"'"$q"'","rate":[0-9]+\.[0-9]+\}'
+        sep=,
+    done
+    printf '^\\{"asset_id_base":"%s","rates":\\[%s\\]\\}$' "$base" "$entries"
 }
 MALFORMED_RE='^\{"time":"'"$TIME_RE"'","asset_id_base":"BTC","asset_id_quote":"USD","rate":[0-9.]+$'
 
@@ -260,6 +289,66 @@ get "/v1/exchangerate/BTC/USD?fake=bogus" "${WITH_KEY[@]}"
 expect_eq "400 for an unknown mode" "$STATUS" 400
 expect_match "400 body names the modes" "$BODY" '^\{"error":"Unknown fake mode .*flap, huge, wrongpair"\}$'
 
+# ---- all current rates: GET /v1/exchangerate/{BASE} --------------------------
+
+before=$(wc -l <"$JOURNAL")
+get '/v1/exchangerate/btc?filter_asset_id=USD,eur;ETH' "${WITH_KEY[@]}"
+expect_eq "all rates: 200" "$STATUS" 200
+expect_match "all rates: CoinAPI's shape, the quotes asked (commas and semicolons), uppercased" \
+    "$BODY" "$(group_re BTC USD EUR ETH)"
+expect_eq "all rates: X-RateLimit-Request-Cost 1 (no limit parameter)" "$(header X-RateLimit-Request-Cost)" 1
+expect_eq "all rates: each rate journalled as the per-pair tick it stands for" \
+    "$(tail -n +$((before + 1)) "$JOURNAL")" "$(group_ticks "$BODY")"
+expect_eq "all rates: 3 journal lines, each a per-pair body" \
+    "$(tail -n +$((before + 1)) "$JOURNAL" | grep -cE "$(rate_re BTC '(USD|EUR|ETH)')")" 3
+[[ $BODY =~ \"rate\":([0-9.]+) ]]
+expect_true "all rates: BTC/USD walks on from the per-pair endpoint's rate (${BASH_REMATCH[1]:-})" \
+    awk -v r="${BASH_REMATCH[1]:-0}" 'BEGIN { exit !(r > 40000 && r < 80000) }'
+
+get /v1/exchangerate/ETH "${WITH_KEY[@]}"
+expect_match "all rates without filter_asset_id: a fixed handful, the base left out" \
+    "$BODY" "$(group_re ETH USD EUR GBP JPY USDT BTC)"
+get '/v1/exchangerate/BTC?filter_asset_id=' "${WITH_KEY[@]}"
+expect_match "an empty filter_asset_id is no filter" "$BODY" "$(group_re BTC USD EUR GBP JPY USDT ETH)"
+get '/v1/exchangerate/BTC?filter_asset_id=USD,USD' "${WITH_KEY[@]}"
+expect_match "a quote named twice is served once" "$BODY" "$(group_re BTC USD)"
+
+get '/v1/exchangerate/BTC?filter_asset_id=USD,EUR,ETH&fake_drop=EUR' "${WITH_KEY[@]}"
+WANT[dropped]=$((WANT[dropped] + 1))
+expect_match "fake_drop=EUR leaves EUR out" "$BODY" "$(group_re BTC USD ETH)"
+get '/v1/exchangerate/BTC?filter_asset_id=USD,EUR' "${WITH_KEY[@]}" -H 'X-Fake-Drop: usd'
+WANT[dropped]=$((WANT[dropped] + 1))
+expect_match "X-Fake-Drop: usd leaves USD out (ids compared as CoinAPI does, case aside)" "$BODY" "$(group_re BTC EUR)"
+get '/v1/exchangerate/BTC/EUR?fake_drop=EUR' "${WITH_KEY[@]}"
+expect_match "the per-pair endpoint drops nothing" "$BODY" "$(rate_re BTC EUR)"
+
+for mode in 401 403 429 500 550; do
+    get "/v1/exchangerate/BTC?filter_asset_id=USD,EUR&fake=$mode" "${WITH_KEY[@]}"
+    expect_eq "all rates, mode $mode: the whole request gets $mode" "$STATUS" "$mode"
+    expect_match "all rates, mode $mode: CoinAPI's body" "$BODY" "${MODE_BODY[$mode]}"
+    [ "$mode" = 429 ] && expect_eq "all rates, mode 429: Retry-After" "$(header Retry-After)" "$RETRY_AFTER"
+done
+get '/v1/exchangerate/BTC?filter_asset_id=USD,EUR' "${WITH_KEY[@]}" -H 'X-Fake-Mode: malformed'
+WANT[malformed]=$((WANT[malformed] + 1))
+expect_match "all rates, mode malformed: a 200 cut inside the last rate" "$BODY" \
+    '^\{"asset_id_base":"BTC","rates":\[\{"time":"[^"]*","asset_id_quote":"USD","rate":[0-9.]+\},\{"time":"[^"]*","asset_id_quote":"EUR","rate":[0-9.]+$'
+expect_eq "all rates, mode malformed: journalled as sent" "$(tail -n 1 "$JOURNAL")" "$BODY"
+get /v1/exchangerate/BTC
+expect_eq "all rates without a key: 401" "$STATUS" 401
+
+for bad in 'invert=true' 'time=2024-01-01T00:00:00' 'filter_asset_id=US-D' 'filter_asset_id=USD,,EUR'; do
+    get "/v1/exchangerate/BTC?$bad" "${WITH_KEY[@]}"
+    expect_eq "all rates: 400 for $bad" "$STATUS" 400
+    case $bad in
+    invert* | time*) expect_match "... saying it is not faked" "$BODY" 'this stand-in does not fake' ;;
+    esac
+done
+many=$(for i in $(seq 65); do printf 'Q%d,' "$i"; done)
+get "/v1/exchangerate/BTC?filter_asset_id=${many%,}" "${WITH_KEY[@]}"
+expect_eq "all rates: 400 for 65 quotes (64 at most)" "$STATUS" 400
+get '/v1/exchangerate/BTC?invert=false&filter_asset_id=USD' "${WITH_KEY[@]}"
+expect_eq "all rates: invert=false is fine" "$STATUS" 200
+
 # ---- 400, 404, 405 ----------------------------------------------------------
 
 for bad in 'B-C/USD' "BTC/${long}B" '/USD' 'BTC/'; do
@@ -268,7 +357,7 @@ for bad in 'B-C/USD' "BTC/${long}B" '/USD' 'BTC/'; do
     expect_match "400 body for '$bad' is an error" "$BODY" '^\{"error":".+"\}$'
 done
 
-for path in /nope /v1/exchangerate/BTC /v1/exchangerate/BTC/USD/EUR /fake/stats/x; do
+for path in /nope /v1/exchangerate/BTC/USD/EUR /fake/stats/x; do
     get "$path" "${WITH_KEY[@]}"
     expect_eq "404 for $path" "$STATUS" 404
     expect_match "404 body for $path is an error" "$BODY" '^\{"error":".+"\}$'
@@ -329,12 +418,15 @@ expect_true "they are served in parallel (${elapsed_ms} ms < $((3 * SLOW_MS)); o
 s1=$(stats)
 s2=$(stats)
 expect_eq "/fake/stats does not count itself" "$(stat_of "$s1" requests)" "$(stat_of "$s2" requests)"
-for k in requests 200 400 401 403 404 405 429 500 550 malformed slow; do
+for k in requests 200 400 401 403 404 405 429 500 550 malformed slow grouped dropped; do
     expect_eq "/fake/stats \"$k\" matches what this test did" "$(stat_of "$s2" "$k")" "${WANT[$k]}"
 done
 expect_eq "journal holds exactly the 200 bodies received" \
     "$(sort "$JOURNAL" | md5sum)" "$(sort "$RECEIVED" | md5sum)"
-expect_eq "journal line count" "$(wc -l <"$JOURNAL")" "${WANT[200]}"
+expect_eq "journal line count: one per rate served (an all-rates answer's too)" \
+    "$(wc -l <"$JOURNAL")" "$(wc -l <"$RECEIVED")"
+expect_true "... more lines than 200 answers: all-rates answers served several" \
+    [ "$(wc -l <"$JOURNAL")" -gt "${WANT[200]}" ]
 
 log=$(cat "$T/main.log")
 expect_match "non-200 answers are logged at info" "$log" 'info +GET /v1/exchangerate/BTC/USD -> 429 \(mode 429\)'

@@ -2,7 +2,9 @@
 # fetcher against the CoinAPI stand-in and a real broker: configuration
 # errors, every class of CoinAPI answer (with exact counts), confirmed
 # publishing, NO_ROUTE, a broker that is down, a full buffer, concurrent
-# requests per tick, the schedule, and the key never shown.
+# requests per tick, one request per base (CoinAPI's all-rates endpoint) with
+# a quote missing and errors on it, the metrics against the summary line, the
+# schedule, and the key never shown.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 it_init fetcher
@@ -115,6 +117,91 @@ fetch "$D/sched.log" -- --duration 5s --interval 500ms
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "--duration 5s --interval 500ms: 10 ticks scheduled, all fetched" summary_has "$D/sched.log" 'scheduled=10 skipped=0 requests=10 fetched=10'
 check "... in about 4.5 s, no drift (took $ms ms)" test "$ms" -ge 4400 -a "$ms" -le 6500
+
+# ---- one request per base -----------------------------------------------
+GP=BTC/USD,BTC/EUR,ETH/USD,BTC/ETH
+seen=$(grep -c '^data: ' "$D/bound.sse")
+fetch "$D/grp.log" --journal "$D/grp.journal" -- --duration 3s --interval 500ms --pairs $GP
+check "4 pairs over 2 bases: 2 requests a tick, 24 rates fetched and confirmed" \
+    summary_has "$D/grp.log" 'scheduled=6 skipped=0 requests=12 fetched=24 .*missing=0 confirmed=24 '
+check "the stand-in saw one request per base per tick (12, of which 6 for BTC's all rates)" \
+    test "$(stat "$D/grp.log" requests)/$(stat "$D/grp.log" grouped)" = 12/6
+check "... and served 24 rates, each journalled as its own tick" test "$(wc -l <"$D/grp.journal")" = 24
+gdelivered() { sed -n 's/^data: //p' "$D/bound.sse" | tail -n +$((seen + 1)) >"$D/grp.delivered"; same_ticks "$D/grp.delivered" "$D/grp.journal"; }
+check "the bound queue got exactly what the stand-in served (byte for byte, digits kept)" wait_for 3 gdelivered
+pairs_order() { sed -n 's/.*"asset_id_base":"\([^"]*\)","asset_id_quote":"\([^"]*\)".*/\1\/\2/p' "$1" | paste -sd, -; }
+check "... in --pairs order within every tick" \
+    test "$(pairs_order "$D/grp.delivered")" = "$(printf "$GP,%.0s" 1 2 3 4 5 6 | sed 's/,$//')"
+
+fetch "$D/drop.log" --drop-quote EUR -- --duration 2s --interval 500ms --pairs BTC/USD,BTC/EUR,ETH/USD
+check "a quote missing from the grouped answer: counted for that pair (4), the others fetched (8)" \
+    summary_has "$D/drop.log" 'requests=8 fetched=8 .*invalid=0 missing=4 confirmed=8 '
+check "... logged for the pair, not the base" grep -q "coinapi: BTC/EUR: not in CoinAPI's answer for BTC" "$D/drop.log"
+check "... once per 10 s, not per tick" test "$(grep -c 'not in CoinAPI' "$D/drop.log")" = 1
+
+fetch "$D/g429.log" --mode 429 --retry-after 2 -- --duration 4s --interval 500ms --pairs BTC/USD,BTC/EUR
+check "429 on a grouped request: Retry-After honoured, counted per request (2), not per pair" \
+    summary_has "$D/g429.log" 'scheduled=8 skipped=6 requests=2 fetched=0 failed: http_429=2 '
+check "... the stand-in saw 2 grouped requests, both 429" test "$(stat "$D/g429.log" grouped)/$(stat "$D/g429.log" 429)" = 2/2
+for m in 500:http_5xx 550:http_550 malformed:invalid huge:invalid wrongpair:invalid; do
+    fetch "$D/g${m%%:*}.log" --mode "${m%%:*}" -- --duration 2s --interval 500ms --drain 0 --pairs BTC/USD,BTC/EUR
+    check "grouped ${m%%:*}: 4 requests, all counted once as ${m#*:}, nothing fetched" \
+        bash -c "[ $RC = 0 ] && grep summary: '$D/g${m%%:*}.log' | grep -q 'requests=4 fetched=0 .*${m#*:}=4 '"
+done
+check "grouped 500: logged once for the request, naming its pairs" \
+    test "$(grep -c 'coinapi: BTC/USD,EUR: HTTP 500: An error has occurred' "$D/g500.log")" = 1
+check "grouped wrongpair: the answer for another base is dropped" grep -q 'answer names base USD, not BTC' "$D/gwrongpair.log"
+fetch "$D/g401.log" --mode 401 -- --duration 2s --interval 500ms --pairs BTC/USD,BTC/EUR
+check "grouped 401: exit 3 after one request" bash -c "[ $RC = 3 ] && [ $(stat "$D/g401.log" requests) = 1 ]"
+
+# ---- metrics --------------------------------------------------------------
+COIN_API_KEY=$KEY "$BIN/fetcher" --metrics-listen nowhere >"$D/badm.log" 2>&1
+check "--metrics-listen without HOST:PORT: exit 2" bash -c "[ $? = 2 ] && grep -q 'metrics-listen' '$D/badm.log'"
+start_fake "$D/met.log.fake" --drop-quote EUR
+MET_LOG=$D/met.log
+spawn "$MET_LOG" env COIN_API_KEY=$KEY COIN_API_URL=$FAKE "$BIN/fetcher" --duration 0 --interval 2s \
+    --pairs BTC/USD,BTC/EUR,ETH/USD --metrics-listen 127.0.0.1:0
+MET_PID=$SPAWNED
+wait_for 10 grep -q 'serving GET /metrics on port' "$MET_LOG" || bail "the fetcher serves metrics ($(tail -3 "$MET_LOG"))"
+MET=http://127.0.0.1:$(sed -n 's/.*on port \([0-9]*\).*/\1/p' "$MET_LOG" | head -1)/metrics
+fm() { awk -v m="$1" '$1 == m { print $2 }' "$D/metrics.txt"; }
+# Two ticks in, everything fetched confirmed; then stop well before the third.
+settled() { curl -s "$MET" >"$D/metrics.txt" && [ "$(fm fetcher_ticks_scheduled_total)" = 2 ] && [ "$(fm fetcher_published_total)" = 4 ]; }
+check "metrics: two ticks fetched and confirmed" wait_for 10 settled
+kill -TERM "$MET_PID"
+wait "$MET_PID"
+check "metrics: the fetcher stops on SIGTERM, exit 0" test $? = 0
+kill "$FAKE_PID" 2>/dev/null
+sum() { grep 'summary:' "$MET_LOG" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+declare -A SUMMARY_METRIC=(
+    [scheduled]=fetcher_ticks_scheduled_total [skipped]=fetcher_ticks_skipped_total
+    [requests]=fetcher_coinapi_requests_total [fetched]=fetcher_rates_fetched_total
+    [confirmed]=fetcher_published_total [buffered_max]=fetcher_buffered_max
+    [dropped_overflow]='fetcher_dropped_total{reason="overflow"}'
+    [dropped_unrouted]='fetcher_dropped_total{reason="unrouted"}' [unsent]=fetcher_buffered
+    [returned]=fetcher_broker_returned_total [nacked]=fetcher_broker_nacked_total
+    [reconnects]=fetcher_broker_reconnects_total)
+for c in http_429 http_5xx http_550 http_other transport invalid missing; do
+    SUMMARY_METRIC[$c]="fetcher_coinapi_failures_total{cause=\"$c\"}"
+done
+mismatch=
+for k in "${!SUMMARY_METRIC[@]}"; do
+    [ -n "$(sum "$k")" ] && [ "$(sum "$k")" = "$(fm "${SUMMARY_METRIC[$k]}")" ] ||
+        mismatch+=" $k=$(sum "$k")/${SUMMARY_METRIC[$k]}=$(fm "${SUMMARY_METRIC[$k]}")"
+done
+check "metrics: every number of the summary line is the same in the metrics (${#SUMMARY_METRIC[@]} compared)$mismatch" test -z "$mismatch"
+check "metrics: the missing quote shows (2 ticks: missing=2), requests per tick 2, 3 pairs" \
+    test "$(sum missing)/$(fm fetcher_coinapi_requests_per_tick)/$(fm fetcher_pairs)" = 2/2/3
+check "metrics: broker connected, rate limit remaining from CoinAPI's header" \
+    bash -c "[ '$(fm fetcher_broker_connected)' = 1 ] && [ '$(fm fetcher_coinapi_ratelimit_remaining)' = 99996 ]"
+well_formed() {
+    awk '/^# HELP /{h[$3]=1; next} /^# TYPE /{t[$3]=$4; next}
+         { n=$1; sub(/\{.*/, "", n); if (!h[n] || !t[n] || n !~ /^fetcher_/) exit 1
+           if ((t[n] == "counter") != (n ~ /_total$/)) exit 1; if ($2 !~ /^([0-9]+|NaN)$/) exit 1; s++ }
+         END { exit s < 20 }' "$D/metrics.txt"
+}
+check "metrics: every sample has HELP and TYPE, a fetcher_ name, counters and only they end in _total" well_formed
+check "metrics: no secret in them" bash -c "! grep -q -e '$KEY' -e guest '$D/metrics.txt'"
 
 # ---- the key ------------------------------------------------------------
 fetch "$D/debug.log" -- --duration 1s --log-level debug
