@@ -483,7 +483,8 @@ struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hu
     s->hub = hub;
     s->stats = stats;
     s->broadcast = broadcast;
-    s->env = (struct sse_stream_env){.hub = hub, .retry_ms = cfg->retry_ms};
+    s->env =
+        (struct sse_stream_env){.hub = hub, .retry_ms = cfg->retry_ms, .snapshot = cfg->snapshot};
     if ((s->deadlines = sse_deadlines_new((int64_t)cfg->request_timeout_s * 1000)) == NULL) {
         snprintf(err, errlen, "out of memory");
         free(s);

@@ -27,6 +27,7 @@ struct sse_http_config {
     const char *tls_cert;       /* PEM text: serve HTTPS (with tls_key); NULL: HTTP */
     const char *tls_key;        /* PEM text; both borrowed, must outlive the server */
     int reuse_port;             /* SO_REUSEPORT: several processes share the port */
+    int snapshot;               /* new streams start with each pair's newest event */
 };
 
 struct sse_http;

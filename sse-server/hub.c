@@ -20,6 +20,8 @@ struct frame {
     uint64_t key; /* id, or the previous frame's key for an id-less frame:
                      never decreases along the ring, so it can be searched */
     int64_t time_us;
+    uint64_t tkey;      /* the largest time_us so far: never decreases along
+                           the ring, so ?since= can be searched too */
     uint64_t pair_hash; /* 0: no pair */
     char base[RC_ASSET_MAX + 1], quote[RC_ASSET_MAX + 1];
 };
@@ -44,7 +46,17 @@ struct sse_sub {
     uint64_t *hashes;      /* one per pair */
     size_t npairs;
     size_t greet_len, greet_off;
-    char *greeting;
+    char *greeting;    /* the greeting, then the snapshot (see take_snapshot) */
+    uint64_t live_seq; /* frames before this are a ?since= replay: their age is
+                          not a delivery delay */
+};
+
+/* One pair's newest frame, for snapshots. Its buffer is the ring's own
+ * while the ring still holds seq, and the table's alone after that:
+ * whichever lets go of it last frees it (see sse_hub_publish). */
+struct latest {
+    uint64_t seq;
+    struct frame f;
 };
 
 struct sse_hub {
@@ -57,6 +69,9 @@ struct sse_hub {
      * are not continuous with what followed (a gap the history stream
      * could not fill). */
     uint64_t floor_seq;
+    uint64_t last_time;    /* the largest time_us published: the next tkey */
+    struct latest *latest; /* the newest frame per pair, in no order */
+    size_t nlatest, latest_max;
     /* Heartbeat slices: subscribers are dealt round-robin into hb_slices
      * lists, so that a slice's tick walks only its own. */
     struct sse_sub *hb_heads[SSE_HUB_HB_SLICES_MAX];
@@ -94,6 +109,29 @@ struct sse_hub *sse_hub_new(size_t history, unsigned max_subs)
     return h;
 }
 
+int sse_hub_set_latest(struct sse_hub *h, size_t pairs)
+{
+    pthread_mutex_lock(&h->lock);
+    int rc = -1;
+    if (h->head == 0 && pairs <= SSE_HUB_LATEST_MAX) {
+        struct latest *t = pairs ? calloc(pairs, sizeof *t) : NULL;
+        if (t || pairs == 0) {
+            free(h->latest);
+            h->latest = t;
+            h->latest_max = pairs;
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+/* Caller holds the lock. 1 while the ring still holds frame seq. */
+static int in_ring(const struct sse_hub *h, uint64_t seq)
+{
+    return seq < h->head && h->head - seq <= h->cap;
+}
+
 static void free_sub(struct sse_sub *s)
 {
     free(s->pairs);
@@ -113,6 +151,10 @@ void sse_hub_free(struct sse_hub *h)
     }
     for (size_t i = 0; i < h->cap; i++)
         free(h->ring[i].buf);
+    for (size_t i = 0; i < h->nlatest; i++)
+        if (!in_ring(h, h->latest[i].seq))
+            free(h->latest[i].f.buf); /* the ring freed the others */
+    free(h->latest);
     free(h->ring);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -141,19 +183,94 @@ static int copy_filter(struct sse_sub *s, const struct rc_pair *pairs, size_t n)
     return 0;
 }
 
-/* Caller holds the lock. Ids in the ring increase with the sequence
- * number, so the first frame after `id` is found by binary search. */
-static uint64_t first_seq_after(const struct sse_hub *h, uint64_t lo, uint64_t id)
+/* Caller holds the lock. Keys (ids; by_time: tkey) never decrease along
+ * the ring, so the first frame from lo whose key is above v is found by
+ * binary search. */
+static uint64_t first_seq_above(const struct sse_hub *h, uint64_t lo, int by_time, uint64_t v)
 {
     uint64_t hi = h->head;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (h->ring[mid % h->cap].key <= id)
+        const struct frame *f = &h->ring[mid % h->cap];
+        if ((by_time ? f->tkey : f->key) <= v)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+static uint64_t first_seq_after(const struct sse_hub *h, uint64_t lo, uint64_t id)
+{
+    return first_seq_above(h, lo, 0, id);
+}
+
+static int wanted(const struct sse_sub *s, const struct frame *f);
+
+static int by_seq(const void *a, const void *b)
+{
+    uint64_t x = (*(const struct latest *const *)a)->seq,
+             y = (*(const struct latest *const *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Caller holds the lock. The snapshot: the newest frame of each wanted
+ * pair from before where s starts in the ring (a newer one reaches s from
+ * the ring anyway: no duplicate), oldest first, copied into s's greeting
+ * buffer. Why a copy made now and not frames read from the table at the
+ * first read: the table moves on (a pair's newer frame replaces and may
+ * free the one s was half-way through), and a snapshot taken later than
+ * placement would overlap the live events. Why in the greeting buffer: it
+ * is already the bytes sent before any event, freed once sent, so idle
+ * streams keep nothing more than before; the copy is bounded by the table
+ * (pairs x frame size). Returns the events in it (0 also when out of
+ * memory: the stream then just starts without). */
+static size_t take_snapshot(struct sse_hub *h, struct sse_sub *s)
+{
+    const struct latest *pick[SSE_HUB_LATEST_MAX];
+    size_t n = 0, bytes = 0;
+    for (size_t i = 0; i < h->nlatest; i++) {
+        const struct latest *e = &h->latest[i];
+        if (e->seq < s->next_seq && wanted(s, &e->f)) {
+            pick[n++] = e;
+            bytes += e->f.len;
+        }
+    }
+    if (n == 0 || (s->greeting = malloc(bytes)) == NULL)
+        return 0;
+    qsort(pick, n, sizeof *pick, by_seq);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(s->greeting + s->greet_len, pick[i]->f.buf, pick[i]->f.len);
+        s->greet_len += pick[i]->f.len;
+    }
+    h->st.snapshots++;
+    h->st.snap_events += n;
+    return n;
+}
+
+/* Caller holds the lock. ?since=: start at the first kept frame whose own
+ * time is at or after `from`, or at the oldest kept one when the window
+ * reaches past it. */
+static void place_since(struct sse_hub *h, struct sse_sub *s, int64_t from, uint64_t first,
+                        uint64_t count, struct sse_resume *r)
+{
+    r->kind = SSE_RESUME_SINCE;
+    h->st.since_replays++;
+    uint64_t start = from <= 1 ? first : first_seq_above(h, first, 1, (uint64_t)from - 1);
+    r->since_us = count ? from : 0; /* nothing kept: it starts live */
+    if (count && start == first) {
+        /* The window reaches past the oldest kept frame. A full ring drops
+         * that one at the next publish, which would cut a reader that had
+         * not read it yet: start 1/64 of the ring later then. */
+        if (count == h->cap)
+            start += h->cap / 64;
+        int64_t t = (int64_t)h->ring[start % h->cap].tkey;
+        if (t > from)
+            r->since_us = t;
+    }
+    s->next_seq = start;
+    s->live_seq = h->head;
+    r->backlog = (size_t)(h->head - start);
 }
 
 /* Caller holds the lock. Decide where a new subscriber starts. */
@@ -173,6 +290,10 @@ static void place(struct sse_hub *h, struct sse_sub *s, const struct sse_sub_par
     r->after = r->newest;
     if (!p->resume) {
         r->kind = SSE_RESUME_LIVE;
+        if (p->since_us)
+            place_since(h, s, p->since_us, first, count, r);
+        if (p->snapshot)
+            r->snapshot = take_snapshot(h, s);
         return;
     }
     /* Resuming needs ids we can vouch for: every event after last_id that
@@ -238,10 +359,15 @@ int sse_hub_set_greeting(struct sse_sub *s, const char *greeting, size_t len)
         return -1;
     if (len == 0)
         return 0;
-    if ((s->greeting = malloc(len)) == NULL)
+    /* The snapshot, if any, is in the buffer already: the greeting goes
+     * before it. */
+    char *g = realloc(s->greeting, s->greet_len + len);
+    if (g == NULL)
         return -1;
-    memcpy(s->greeting, greeting, len);
-    s->greet_len = len;
+    memmove(g + len, g, s->greet_len);
+    memcpy(g, greeting, len);
+    s->greeting = g;
+    s->greet_len += len;
     return 0;
 }
 
@@ -282,6 +408,45 @@ static void wake_parked(struct sse_hub *h)
         wake_one(s);
 }
 
+/* Caller holds the lock. The table's entry for f's pair, or -1. */
+static long find_latest(const struct sse_hub *h, const struct frame *f)
+{
+    for (size_t i = 0; i < h->nlatest; i++) {
+        const struct frame *e = &h->latest[i].f;
+        if (e->pair_hash == f->pair_hash && strcmp(e->base, f->base) == 0 &&
+            strcmp(e->quote, f->quote) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Caller holds the lock, after frame seq went into the ring. Make it its
+ * pair's newest; returns the buffer this lets go of for good (free it), or
+ * NULL. A new pair in a full table takes the place of the pair seen least
+ * recently (smallest seq): a bound in pairs, so in memory. */
+static char *keep_latest(struct sse_hub *h, const struct frame *f, uint64_t seq)
+{
+    if (h->latest_max == 0 || f->pair_hash == 0)
+        return NULL;
+    long i = find_latest(h, f);
+    if (i < 0 && h->nlatest < h->latest_max) {
+        h->latest[h->nlatest] = (struct latest){.seq = seq, .f = *f};
+        h->nlatest++;
+        return NULL;
+    }
+    if (i < 0) {
+        i = 0;
+        for (size_t j = 1; j < h->nlatest; j++)
+            if (h->latest[j].seq < h->latest[i].seq)
+                i = (long)j;
+        h->st.pairs_evicted++;
+    }
+    struct latest *e = &h->latest[i];
+    char *drop = in_ring(h, e->seq) ? NULL : e->f.buf; /* else the ring frees it */
+    *e = (struct latest){.seq = seq, .f = *f};
+    return drop;
+}
+
 void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct sse_event_meta *m)
 {
     struct frame f = {.buf = frame, .len = len};
@@ -298,11 +463,21 @@ void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct ss
     if (f.id > h->last_key)
         h->last_key = f.id;
     f.key = h->last_key;
+    if (f.time_us > 0 && (uint64_t)f.time_us > h->last_time)
+        h->last_time = (uint64_t)f.time_us;
+    f.tkey = h->last_time;
     struct frame *slot = &h->ring[h->head % h->cap];
     char *old = slot->buf;
+    /* The frame leaving the ring may be its pair's newest: the table keeps it. */
+    if (old && slot->pair_hash) {
+        long i = find_latest(h, slot);
+        if (i >= 0 && h->latest[i].seq == h->head - h->cap)
+            old = NULL;
+    }
     *slot = f;
     h->head++;
     h->st.published++;
+    char *dropped = keep_latest(h, &f, h->head - 1);
     /* One pass: wake the idle, cut the stalled. A subscriber that is not
      * parked yet lags a whole ring behind has a full socket (its client
      * stopped reading); its reader would only run once the socket drains,
@@ -318,7 +493,8 @@ void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct ss
         }
     }
     pthread_mutex_unlock(&h->lock);
-    free(old); /* outside the lock: nobody can reach it any more */
+    free(old); /* outside the lock: nobody can reach them any more */
+    free(dropped);
 }
 
 void sse_hub_heartbeat(struct sse_hub *h)
@@ -423,7 +599,7 @@ static int wanted(const struct sse_sub *s, const struct frame *f)
 static void count_delivery(struct sse_hub *h, const struct frame *f, int64_t now_us)
 {
     h->st.delivered++;
-    if (f->time_us == 0)
+    if (f->time_us == 0 || now_us == 0)
         return;
     int64_t d_us = now_us - f->time_us;
     if (d_us < 0)
@@ -453,7 +629,8 @@ static size_t copy_frames(struct sse_hub *h, struct sse_sub *s, char *buf, size_
             s->next_seq++;
             if (now_us == 0)
                 now_us = rc_real_us();
-            count_delivery(h, f, now_us);
+            /* A ?since= replay's age is not a delivery delay (0: not timed). */
+            count_delivery(h, f, s->next_seq > s->live_seq ? now_us : 0);
         }
     }
     return n;

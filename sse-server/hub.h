@@ -9,6 +9,11 @@
  * counted. The ring is also the replay buffer for clients that resume with
  * Last-Event-ID, and subscribers may filter by currency pair.
  *
+ * Snapshots: the hub also keeps, per currency pair, the newest frame seen
+ * (a small table bounded in pairs, see sse_hub_set_latest), even after the
+ * ring has moved past it, so that a new subscriber can start with the
+ * current price of every pair it wants before the live events.
+ *
  * The hub knows nothing about HTTP. A subscriber that has nothing to read
  * is "parked" through its park() callback; the next publish, heartbeat,
  * kick or close "wakes" it through wake(). A subscriber that stopped
@@ -48,6 +53,10 @@ struct sse_hub_stats {
     uint64_t resets;        /* resumes that could not be served: reset sent */
     uint64_t gaps;          /* gaps marked in the ring (sse_hub_mark_gap) */
     uint64_t gap_cuts;      /* streams ended because of a gap */
+    uint64_t snapshots;     /* subscribers that started with a snapshot (>= 1 event) */
+    uint64_t snap_events;   /* events in those snapshots */
+    uint64_t pairs_evicted; /* pairs dropped from the full latest table */
+    uint64_t since_replays; /* subscribers placed by time (?since=) */
     uint64_t delay_count[SSE_DELAY_BUCKETS + 1]; /* per bucket, not cumulative */
     double delay_sum_s;
 };
@@ -66,6 +75,13 @@ struct sse_sub_params {
     int resume;       /* the client sent Last-Event-ID */
     int resume_valid; /* ... and it was a decimal id */
     uint64_t last_id;
+    /* Not resuming: first the newest kept frame of each wanted pair (the
+     * snapshot; needs sse_hub_set_latest), oldest first, then the rest. */
+    int snapshot;
+    /* Not resuming: replay the kept frames from the first whose own time
+     * (struct sse_event_meta.time_us) is at or after since_us (epoch us),
+     * then live. 0: none. Last-Event-ID (resume) wins over it. */
+    int64_t since_us;
     void (*park)(void *ctx);
     void (*wake)(void *ctx);
     /* The ring lapped this subscriber while its socket was full (the
@@ -79,6 +95,7 @@ enum sse_resume_kind {
     SSE_RESUME_LIVE,   /* no Last-Event-ID: live events only */
     SSE_RESUME_REPLAY, /* every kept event after last_id, then live: no gap */
     SSE_RESUME_RESET,  /* last_id too old, unknown or invalid: live only */
+    SSE_RESUME_SINCE,  /* by time: kept events from since_us on, then live */
 };
 
 struct sse_resume {
@@ -87,6 +104,11 @@ struct sse_resume {
     uint64_t oldest; /* oldest id kept (0: none) */
     uint64_t newest; /* newest id kept (0: none) */
     size_t backlog;  /* events queued for replay (before filtering) */
+    /* SINCE: the time the replay really starts from: since_us, or the
+     * oldest kept frame's time when the window reaches past it; 0 when
+     * nothing is kept. */
+    int64_t since_us;
+    size_t snapshot; /* events in the snapshot */
 };
 
 struct sse_hub;
@@ -97,12 +119,24 @@ struct sse_hub *sse_hub_new(size_t history, unsigned max_subs);
 /* Frees the ring and any subscriber still registered; accepts NULL. */
 void sse_hub_free(struct sse_hub *h);
 
+/* Keep the newest frame of each of up to `pairs` currency pairs for
+ * snapshots (0, the default: none; at most SSE_HUB_LATEST_MAX). When a new
+ * pair arrives at a full table, the pair seen least recently is dropped
+ * (counted in pairs_evicted). The frames are the ring's own: one seen
+ * last costs no copy while the ring still holds it. Set before the first
+ * publish: -1 otherwise, or if out of memory. */
+#define SSE_HUB_LATEST_MAX 256
+int sse_hub_set_latest(struct sse_hub *h, size_t pairs);
+
 /* Register a subscriber and decide where it starts (*out says how). NULL
- * when the hub is full, closed, or out of memory (see sse_hub_full()). */
+ * when the hub is full, closed, or out of memory (see sse_hub_full()).
+ * A snapshot (p->snapshot) is taken here, under the hub's lock, so that
+ * it and the ring's events after it neither overlap nor leave a gap. */
 struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const struct sse_sub_params *p,
                                   struct sse_resume *out);
-/* Bytes the subscriber reads before any event (copied; at most 512 bytes):
- * set it after subscribe and before the first read. -1 if too long. */
+/* Bytes the subscriber reads before any event (copied; at most 512 bytes),
+ * ahead of its snapshot: set it after subscribe and before the first read.
+ * -1 if too long. */
 int sse_hub_set_greeting(struct sse_sub *s, const char *greeting, size_t len);
 void sse_hub_unsubscribe(struct sse_hub *h, struct sse_sub *s);
 /* 1 when a subscribe now would be refused for the limit. */

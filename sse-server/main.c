@@ -36,7 +36,7 @@ struct config {
     unsigned max_clients, history, threads, conn_memory_kib, sndbuf_kib, retry_ms;
     int64_t heartbeat_ms, amqp_heartbeat_ms, reconnect_max_ms, request_timeout_ms;
     const char *amqp_ca, *tls_cert, *tls_key;
-    int reuse_port;
+    int reuse_port, snapshot;
     const char *history_stream;
     int64_t history_age_ms;
     struct rc_history hist;
@@ -69,8 +69,13 @@ static int load_config(struct config *c, int argc, char **argv)
          &c->exchange, 0},
         {"max-clients", "SSE_MAX_CLIENTS", "10000", "streams served at once; more get 503",
          RC_OPT_UINT, &c->max_clients, 0},
-        {"history", "SSE_HISTORY", "1024", "events kept in the ring", RC_OPT_UINT, &c->history, 0},
+        {"history", "SSE_HISTORY", "4608",
+         "events kept in the ring (4608: 15 minutes of 5 pairs at one tick a second)", RC_OPT_UINT,
+         &c->history, 0},
         RC_HISTORY_OPTIONS(&c->history_stream, &c->history_age_ms),
+        {"snapshot", "SSE_SNAPSHOT", "true",
+         "a new stream without Last-Event-ID starts with the newest event of each of its pairs",
+         RC_OPT_BOOL, &c->snapshot, 0},
         {"heartbeat", "SSE_HEARTBEAT", "15s", "comment sent on idle streams this often",
          RC_OPT_DURATION, &c->heartbeat_ms, 0},
         {"retry-ms", "SSE_RETRY_MS", "3000",
@@ -204,7 +209,8 @@ int main(int argc, char **argv)
                                    .retry_ms = cfg.retry_ms,
                                    .tls_cert = tls.cert,
                                    .tls_key = tls.key,
-                                   .reuse_port = cfg.reuse_port};
+                                   .reuse_port = cfg.reuse_port,
+                                   .snapshot = cfg.snapshot};
     /* The broadcast connection only publishes, now and then: no AMQP
      * heartbeats to service (a dead connection is replaced on use). */
     struct rc_amqp_params bparams = {.url = cfg.amqp_url,
@@ -217,7 +223,10 @@ int main(int argc, char **argv)
         rc_error("out of memory");
         goto out;
     }
-    if ((hub = sse_hub_new(cfg.history, cfg.max_clients)) == NULL) {
+    /* The snapshot's table of each pair's newest frame: none without
+     * --snapshot, so that it is exactly as if the feature did not exist. */
+    if ((hub = sse_hub_new(cfg.history, cfg.max_clients)) == NULL ||
+        sse_hub_set_latest(hub, cfg.snapshot ? SSE_HUB_LATEST_MAX : 0) < 0) {
         rc_error("out of memory");
         goto out;
     }

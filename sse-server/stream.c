@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "event_id.h"
+#include "rc_config.h"
 #include "rc_log.h"
 #include "rc_time.h"
 
@@ -156,6 +158,28 @@ static void sanitize(char *dst, size_t cap, const char *s)
     dst[j] = '\0';
 }
 
+/* ?since=: a duration back from now ("30s", "15m", "2h"; rc_config's
+ * parser, so "500ms" too), as the epoch time it starts at (>= 1: 0 means
+ * none to the hub). 0 and *from_us set, or -1. */
+int sse_parse_since(const char *s, int64_t now_us, int64_t *from_us)
+{
+    int64_t ms = rc_parse_duration(s);
+    if (ms <= 0)
+        return -1;
+    *from_us = ms >= now_us / 1000 ? 1 : now_us - ms * 1000;
+    return 0;
+}
+
+/* RFC 3339 in UTC with microseconds, like the ticks' own "time". */
+static void format_time(char *buf, size_t cap, int64_t us)
+{
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%06dZ", (int)(us % 1000000));
+}
+
 static struct MHD_Response *text(const char *body, unsigned code, unsigned *status)
 {
     *status = code;
@@ -173,7 +197,7 @@ struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MH
 {
     struct rc_pair pairs[RC_PAIRS_MAX];
     char err[160];
-    struct sse_sub_params p = {.park = park, .wake = wake, .cut = cut};
+    struct sse_sub_params p = {.park = park, .wake = wake, .cut = cut, .snapshot = env->snapshot};
 
     const char *filter = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pairs");
     if (filter && *filter) {
@@ -193,6 +217,12 @@ struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MH
         p.resume = 1;
         p.resume_valid = sse_event_id_parse(last, &p.last_id) == 0;
     }
+    /* Parsed even when Last-Event-ID is given (and wins, in the hub): an
+     * EventSource reconnects with its page's URL, ?since= and all. */
+    const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    if (since && *since && sse_parse_since(since, rc_real_us(), &p.since_us) < 0)
+        return text("bad ?since=: expected a duration back from now such as 30s, 15m or 2h\n",
+                    MHD_HTTP_BAD_REQUEST, status);
 
     struct client *cl = calloc(1, sizeof *cl);
     if (cl == NULL)
@@ -226,13 +256,25 @@ struct MHD_Response *sse_stream_open(const struct sse_stream_env *env, struct MH
     MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(r, "Cache-Control", "no-cache, no-transform");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    if (res.kind != SSE_RESUME_LIVE) {
+    if (res.kind == SSE_RESUME_SINCE) {
+        /* Where the replay really starts: later than asked when the window
+         * reaches past the oldest event kept (now when nothing is kept). */
+        char when[40];
+        format_time(when, sizeof when, res.since_us ? res.since_us : rc_real_us());
+        MHD_add_response_header(r, "X-Ratecast-Resume", "since");
+        MHD_add_response_header(r, "X-Ratecast-Since", when);
+    } else if (res.kind != SSE_RESUME_LIVE) {
         /* The real replay point: the stream continues after this id. */
         char after[24];
         snprintf(after, sizeof after, "%" PRIu64, res.after);
         MHD_add_response_header(r, "Last-Event-ID", after);
         MHD_add_response_header(r, "X-Ratecast-Resume",
                                 res.kind == SSE_RESUME_REPLAY ? "replay" : "reset");
+    }
+    if (env->snapshot && !p.resume) {
+        char n[24];
+        snprintf(n, sizeof n, "%zu", res.snapshot);
+        MHD_add_response_header(r, "X-Ratecast-Snapshot", n);
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);

@@ -72,6 +72,33 @@ try {
   await page.screenshot({ path: `${ARTIFACTS}/demo-page.png` });
   check("screenshot after 10 ticks saved", (await count()) >= 10);
 
+  // A page opened now fills its chart at once from ?since=15m (the page's
+  // default): the server's kept events, as many as the first page has seen
+  // (it replayed them too), in far less time than they took to publish.
+  {
+    const n0 = await count();
+    const late = await browser.newPage({ viewport: { width: 1000, height: 640 } });
+    await late.goto(`${SSE}/`);
+    const latePoints = () => late.evaluate(() => {
+      let n = 0; if (window.ratecast) for (const s of window.ratecast.series.values()) n += s.length; return n; });
+    check("a page opened later shows the kept history at once (?since=15m)",
+          await until(async () => (await latePoints()) >= n0, 1500), `${await latePoints()} points, want ${n0}`);
+    await late.close();
+  }
+  // The snapshot shows a price before any new tick: a pair published once,
+  // before the page opens, and never again, can only come from it (since=
+  // empty: no replay of the window).
+  {
+    execFileSync("bash", ["-c", `${PUBLISH} '{"time":"2026-11-28T02:31:19.5655909Z","asset_id_base":"SNP","asset_id_quote":"USD","rate":1.5}'`]);
+    await until(() => page.$('.rate[data-pair="SNP/USD"]'), 5000); // the server has it
+    const snap = await browser.newPage();
+    await snap.goto(`${SSE}/?pairs=SNP/USD&since=`);
+    const value = () => snap.textContent('.rate[data-pair="SNP/USD"] .value').catch(() => null);
+    check("a pair's latest price shows at once from the snapshot, with no new tick",
+          await until(async () => (await value()) === "1.5", 3000), `shown ${await value()}`);
+    await snap.close();
+  }
+
   // The server goes away and comes back on the same port: EventSource
   // reconnects by itself (retry: ~3 s) and the count goes on.
   const before = await count();

@@ -254,9 +254,10 @@ else
 fi
 echo "# the client is on replica $name"
 COIN_API_KEY=k COIN_API_URL=$FAKE "$BIN/fetcher" --duration 1s --interval 200ms >"$D/fetcher2.log" 2>&1
-wait_for 5 bash -c "[ \$(grep -c '^id: ' '$D/x.out') -ge 5 ]"
+# 6: its snapshot on connect (BTC/USD's newest, from the run above), then 5.
+wait_for 5 bash -c "[ \$(grep -c '^id: ' '$D/x.out') -ge 6 ]"
 LAST=$(ids "$D/x.out" | tail -1)
-check "the client through nginx got the 5 new events (last id $LAST)" test "$(ids "$D/x.out" | wc -l)" = 5
+check "the client through nginx got its snapshot and the 5 new events (last id $LAST)" test "$(ids "$D/x.out" | wc -l)" = 6
 check "... named as the surviving replica names them (producer ids)" grep -qx "id: $LAST" "$LIVE_REF"
 kill -9 "$VICTIM"
 wait "$VICTIM" 2>/dev/null # reaped quietly (no "Killed" line)

@@ -2,7 +2,7 @@
 # sse-server's hub semantics on real processes: producer ids shared by
 # replicas, resume (header, query, across replicas), reset, retry jitter,
 # heartbeats, pair filters, CORS origins, /readyz, metrics, the broadcast
-# endpoint and slow-client disconnects.
+# endpoint, the snapshot on connect, ?since= and slow-client disconnects.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 it_init sse_features
@@ -128,6 +128,92 @@ check "... every replica delivers it (A)" wait_for 3 grep -qxF "data: $good" "$D
 check "... every replica delivers it (B)" wait_for 3 grep -qxF "data: $good" "$D/b1.out"
 check "... with the same id on both" test "$(grep -B1 -xF "data: $good" "$D/a1.out" | head -1)" = "$(grep -B1 -xF "data: $good" "$D/b1.out" | head -1)"
 check "the token never appears in a log" bash -c "! grep -q '$TOKEN' '$D'/*.log"
+
+# Snapshot on connect and ?since=: replicas of their own (E with the
+# snapshot, F without, through its variable), whose rings hold only these
+# events. Times are the events' own, back from now.
+start_sse "$D/e.log" --history 16
+E=$SSE
+SSE_SNAPSHOT=false start_sse "$D/f.log" --history 16
+F=$SSE
+SSE=$E wait_for 10 metric_is sse_broker_connected 1 || bail "replica E consumes"
+SSE=$F wait_for 10 metric_is sse_broker_connected 1 || bail "replica F consumes"
+ago() { date -u -d "@$(($(date +%s) - $1))" +%Y-%m-%dT%H:%M:%S.0000000Z; }
+tick_at() { # PAIR SECONDS_AGO RATE: one tick line
+    printf '{"time":"%s","asset_id_base":"%s","asset_id_quote":"%s","rate":%s}\n' \
+        "$(ago "$2")" "${1%/*}" "${1#*/}" "$3"
+}
+pub_lines() { amqp-publish --url="$AMQP" -e "$AMQP_EXCHANGE" -l; }
+stream e0 "$E/api/v1/sso/stream"
+{
+    tick_at XRP/USD 1800 0.51 # 30 min ago: before a 15 min window
+    tick_at BTC/USD 1200 60001
+    tick_at ETH/USD 720 3001
+    tick_at BTC/USD 600 60002
+    tick_at ETH/USD 300 3002
+    tick_at BTC/USD 60 60003
+} | pub_lines
+wait_for 5 bash -c "[ \$(grep -c '^data: ' '$D/e0.out') = 6 ]" || not_ok "replica E got the 6 timed ticks"
+mapfile -t EID < <(ids e0)
+mapfile -t EDATA < <(datas e0)
+get() { # NAME URL [curl args]: a 2 s stream, headers in NAME.h
+    local name=$1 url=$2
+    shift 2
+    curl -sN --max-time 2 -D "$D/$name.h" -o "$D/$name.out" "$@" "$url"
+}
+# want NAME I...: NAME got exactly the events E's own client saw as I... (ids and data)
+want() {
+    local name=$1 i
+    shift
+    diff <(ids "$name") <(for i in "$@"; do echo "${EID[$i]}"; done) &&
+        diff <(datas "$name") <(for i in "$@"; do echo "${EDATA[$i]}"; done)
+}
+get s1 "$E/api/v1/sso/stream"
+check "snapshot: a new client gets the newest event of each pair at once, oldest first (XRP, ETH, BTC)" want s1 0 4 5
+check "... X-Ratecast-Snapshot: 3" test "$(hdr s1 x-ratecast-snapshot)" = 3
+check "... and no resume headers" test -z "$(hdr s1 x-ratecast-resume)$(hdr s1 last-event-id)"
+get s2 "$E/api/v1/sso/stream?pairs=BTC/USD,XRP/USD"
+check "snapshot with ?pairs=: only those pairs" want s2 0 5
+get s3 "$E/api/v1/sso/stream?since=15m"
+check "?since=15m: the snapshot of the pair with nothing in the window (XRP), then the window" want s3 0 2 3 4 5
+check "... X-Ratecast-Resume: since" test "$(hdr s3 x-ratecast-resume)" = since
+since_s=$(date -u -d "$(hdr s3 x-ratecast-since)" +%s)
+check "... X-Ratecast-Since is 15 min ago ($(hdr s3 x-ratecast-since))" \
+    test $(($(date +%s) - 900 - since_s)) -ge 0 -a $(($(date +%s) - 900 - since_s)) -le 5
+get s4 "$E/api/v1/sso/stream?since=1h"
+check "?since=1h, past the oldest kept: every kept event" want s4 0 1 2 3 4 5
+xrp_time=$(sed 's/.*"time":"\([^"]*\)".*/\1/' <<<"${EDATA[0]}")
+check "... X-Ratecast-Since says it starts at the oldest kept event, XRP's ($(hdr s4 x-ratecast-since))" \
+    test "$(date -u -d "$(hdr s4 x-ratecast-since)" +%s)" = "$(date -u -d "$xrp_time" +%s)"
+get s5 "$E/api/v1/sso/stream?since=15m&pairs=ETH/USD"
+check "?since=15m&pairs=ETH/USD: the ETH events of the window" want s5 2 4
+get s6 "$E/api/v1/sso/stream?since=1h" -H "Last-Event-ID: ${EID[3]}"
+check "Last-Event-ID wins over ?since=: replay after it" want s6 4 5
+check "... X-Ratecast-Resume: replay" test "$(hdr s6 x-ratecast-resume)" = replay
+for bad in abc 0 15 -5m 1.5h; do
+    check "?since=$bad: 400" test "$(curl -s -o "$D/since.body" -w '%{http_code}' "$E/api/v1/sso/stream?since=$bad")" = 400
+done
+check "... saying what is expected" grep -q 'bad ?since=: expected a duration' "$D/since.body"
+# The ring laps XRP's only event; the snapshot still has it.
+for i in $(seq 20); do tick_at BTC/USD 30 $((70000 + i)); done | pub_lines
+SSE=$E wait_for 5 metric_is sse_events_total 26 || not_ok "replica E got 20 more"
+get s7 "$E/api/v1/sso/stream"
+check "after the ring (16) lapped XRP's event, the snapshot still has it" \
+    bash -c "grep -c '^data: ' '$D/s7.out' | grep -qx 3 && grep '^data: ' '$D/s7.out' | head -1 | grep -qxF 'data: ${EDATA[0]}' && tail -3 '$D/s7.out' | grep -q '\"rate\":70020}'"
+# Snapshots: s1, s2, s3 and s7 (s4 and s5 had every wanted pair in their window).
+check "snapshots are counted (4)" metric_is_at "$E" sse_snapshots_total 4
+check "... and since replays (3: Last-Event-ID won the 4th)" metric_is_at "$E" sse_since_replays_total 3
+# --snapshot off (SSE_SNAPSHOT=false): exactly as before, nothing until the next publish.
+stream f1 "$F/api/v1/sso/stream"
+sleep 1
+check "--snapshot off: a new client gets nothing before the next publish" test "$(grep -c '^data: ' "$D/f1.out")" = 0
+check "... and no X-Ratecast-Snapshot header" test -z "$(hdr f1 x-ratecast-snapshot)"
+tick_at ETH/USD 1 3003 | pub_lines
+check "... then exactly the next event" wait_for 3 bash -c "[ \$(grep -c '^data: ' '$D/f1.out') = 1 ] && grep -q '\"rate\":3003}' '$D/f1.out'"
+get f2 "$F/api/v1/sso/stream?since=1m"
+check "--snapshot off, ?since=1m: the window (all 16 kept) only, no snapshot" \
+    bash -c "[ \$(grep -c '^data: ' '$D/f2.out') = 16 ] && ! grep -q 'XRP' '$D/f2.out'"
+check "--snapshot off: sse_snapshots_total stays 0" metric_is_at "$F" sse_snapshots_total 0
 
 # A client that stops reading falls behind the ring: it is cut off and
 # counted when its socket drains, and memory never grows for it. Its own

@@ -834,24 +834,31 @@ static void want_ids(char *buf, size_t cap, uint64_t from, uint64_t to, uint64_t
         n += ev_text(buf + n, cap - n, id, "BTC", "USD");
 }
 
+/* Subscribe with p, parked and woken through f (reset). */
+static struct sse_sub *sub_params(struct sse_hub *h, struct fake *f, struct sse_sub_params p,
+                                  struct sse_resume *r)
+{
+    memset(f, 0, sizeof *f);
+    p.park = fake_park;
+    p.wake = fake_wake;
+    p.ctx = f;
+    memset(r, 0xAB, sizeof *r); /* every field must be written */
+    struct sse_sub *s = sse_hub_subscribe(h, &p, r);
+    assert_non_null(s);
+    return s;
+}
+
 /* Subscribe with a resume and/or a filter; f is reset. */
 static struct sse_sub *sub_with(struct sse_hub *h, struct fake *f, int resume, int valid,
                                 uint64_t last_id, const struct rc_pair *pairs, size_t npairs,
                                 struct sse_resume *r)
 {
-    memset(f, 0, sizeof *f);
     struct sse_sub_params p = {.pairs = pairs,
                                .npairs = npairs,
                                .resume = resume,
                                .resume_valid = valid,
-                               .last_id = last_id,
-                               .park = fake_park,
-                               .wake = fake_wake,
-                               .ctx = f};
-    memset(r, 0xAB, sizeof *r); /* every field must be written */
-    struct sse_sub *s = sse_hub_subscribe(h, &p, r);
-    assert_non_null(s);
-    return s;
+                               .last_id = last_id};
+    return sub_params(h, f, p, r);
 }
 
 #define expect_resume(r, k, a, o, n, b) expect_resume_at(r, k, a, o, n, b, __LINE__)
@@ -2042,6 +2049,384 @@ static void test_threads_stress(void **state)
     sse_hub_free(h);
 }
 
+/* ---- snapshot (the newest event of each pair) and ?since= ---- */
+
+/* A hub keeping the newest frame of up to `pairs` pairs. */
+static struct sse_hub *hub_latest(size_t history, size_t pairs)
+{
+    struct sse_hub *h = sse_hub_new(history, 10);
+    assert_non_null(h);
+    assert_int_equal(sse_hub_set_latest(h, pairs), 0);
+    return h;
+}
+
+/* Subscribe without resuming, with a snapshot (snap) and/or since_us. */
+static struct sse_sub *sub_snap(struct sse_hub *h, struct fake *f, int snap, int64_t since_us,
+                                const struct rc_pair *pairs, size_t npairs, struct sse_resume *r)
+{
+    struct sse_sub_params p = {
+        .pairs = pairs, .npairs = npairs, .snapshot = snap, .since_us = since_us};
+    return sub_params(h, f, p, r);
+}
+
+/* Append the frame text of each (id, "BASE/QUOTE") in the list. */
+static void want_evs(char *buf, size_t cap, const uint64_t *ids, const char *const *pairs, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char base[8], quote[8];
+        assert_int_equal(sscanf(pairs[i], "%7[^/]/%7s", base, quote), 2);
+        len += ev_text(buf + len, cap - len, ids[i], base, quote);
+    }
+}
+
+static const struct rc_pair eth_xrp[] = {{"ETH", "USD"}, {"XRP", "USD"}};
+
+static void test_snapshot_all_pairs_oldest_first(void **state)
+{
+    (void)state;
+    struct sse_hub *h = hub_latest(16, 16);
+    publish_ev(h, 1, "BTC", "USD", 0);
+    publish_ev(h, 2, "ETH", "USD", 0);
+    publish_ev(h, 3, "BTC", "USD", 0);
+    publish_ev(h, 4, "XRP", "USD", 0);
+    publish_ev(h, 5, NULL, NULL, 0);   /* no pair: never in a snapshot */
+    publish_ev(h, 6, "BTCUSD", "", 0); /* half a pair is no pair */
+    publish_ev(h, 7, "ETH", "USD", 0);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_snap(h, &f, 1, 0, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_LIVE, 7, 1, 7, 0);
+    assert_int_equal(r.snapshot, 3);
+    assert_int_equal(sse_hub_set_greeting(s, ": hi\n\n", 6), 0);
+    char want[1024];
+    /* the greeting, then the newest of each pair by id, then live */
+    memcpy(want, ": hi\n\n", 6);
+    want_evs(want + 6, sizeof want - 6, (const uint64_t[]){3, 4, 7},
+             (const char *const[]){"BTC/USD", "XRP/USD", "ETH/USD"}, 3);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    publish_ev(h, 8, "BTC", "USD", 0);
+    want_evs(want, sizeof want, (const uint64_t[]){8}, (const char *const[]){"BTC/USD"}, 1);
+    read_expect(h, s, want);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.snapshots, 1);
+    assert_int_equal(st.snap_events, 3);
+    assert_int_equal(st.delivered, 1); /* snapshot events are counted apart */
+    /* the subscriber's copy is its own: later publishes change nothing in it */
+    struct fake g;
+    struct sse_sub *t = sub_snap(h, &g, 1, 0, NULL, 0, &r);
+    publish_ev(h, 9, "XRP", "USD", 0);
+    want_evs(want, sizeof want, (const uint64_t[]){4, 7, 8, 9},
+             (const char *const[]){"XRP/USD", "ETH/USD", "BTC/USD", "XRP/USD"}, 4);
+    read_expect(h, t, want);
+    sse_hub_unsubscribe(h, t);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_snapshot_filter(void **state)
+{
+    (void)state;
+    struct sse_hub *h = hub_latest(16, 16);
+    publish_ev(h, 1, "XRP", "USD", 0);
+    publish_ev(h, 2, "ETH", "USD", 0);
+    publish_ev(h, 3, "BTC", "USD", 0);
+    publish_ev(h, 4, "XRP", "USD", 0);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_snap(h, &f, 1, 0, eth_xrp, 2, &r);
+    assert_int_equal(r.snapshot, 2);
+    char want[512];
+    want_evs(want, sizeof want, (const uint64_t[]){2, 4},
+             (const char *const[]){"ETH/USD", "XRP/USD"}, 2);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    /* a filter that matches nothing kept: no snapshot, not counted */
+    struct fake g;
+    static const struct rc_pair ltc[] = {{"LTC", "USD"}};
+    struct sse_sub *t = sub_snap(h, &g, 1, 0, ltc, 1, &r);
+    assert_int_equal(r.snapshot, 0);
+    read_parked(h, t);
+    assert_int_equal(stats(h).snapshots, 1);
+    sse_hub_unsubscribe(h, t);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_snapshot_outlives_the_ring(void **state)
+{
+    (void)state;
+    /* a ring of 2: BTC's only event is lapped by ETH's, but kept for the
+     * snapshot; then replaced (and freed: ASan/valgrind) by a newer one */
+    struct sse_hub *h = hub_latest(2, 16);
+    publish_ev(h, 1, "BTC", "USD", 0);
+    for (uint64_t id = 2; id <= 5; id++)
+        publish_ev(h, id, "ETH", "USD", 0);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_snap(h, &f, 1, 0, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_LIVE, 5, 4, 5, 0);
+    char want[512];
+    want_evs(want, sizeof want, (const uint64_t[]){1, 5},
+             (const char *const[]){"BTC/USD", "ETH/USD"}, 2);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    publish_ev(h, 6, "BTC", "USD", 0); /* BTC 1 is in neither ring nor table now */
+    publish_ev(h, 7, "XRP", "USD", 0); /* ETH 5 leaves the ring, stays in the table */
+    s = sub_snap(h, &f, 1, 0, NULL, 0, &r);
+    want_evs(want, sizeof want, (const uint64_t[]){5, 6, 7},
+             (const char *const[]){"ETH/USD", "BTC/USD", "XRP/USD"}, 3);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    /* history 1: every frame is lapped by the next */
+    sse_hub_free(h);
+    h = hub_latest(1, 16);
+    for (uint64_t id = 1; id <= 6; id++)
+        publish_ev(h, id, id % 2 ? "BTC" : "ETH", "USD", 0);
+    s = sub_snap(h, &f, 1, 0, NULL, 0, &r);
+    want_evs(want, sizeof want, (const uint64_t[]){5, 6},
+             (const char *const[]){"BTC/USD", "ETH/USD"}, 2);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h); /* frees the table's frames the ring no longer holds */
+}
+
+static void test_snapshot_table_bound(void **state)
+{
+    (void)state;
+    struct sse_hub *h = hub_latest(2, 2);
+    assert_int_equal(sse_hub_set_latest(h, SSE_HUB_LATEST_MAX + 1), -1);
+    publish_ev(h, 1, "AAA", "USD", 0);
+    publish_ev(h, 2, "BBB", "USD", 0);
+    publish_ev(h, 3, "CCC", "USD", 0); /* full: AAA, seen least recently, goes */
+    assert_int_equal(stats(h).pairs_evicted, 1);
+    assert_int_equal(sse_hub_set_latest(h, 4), -1); /* only before the first publish */
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_snap(h, &f, 1, 0, NULL, 0, &r);
+    char want[512];
+    want_evs(want, sizeof want, (const uint64_t[]){2, 3},
+             (const char *const[]){"BBB/USD", "CCC/USD"}, 2);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    publish_ev(h, 4, "BBB", "USD", 0); /* BBB seen again: CCC is now the least recent */
+    publish_ev(h, 5, "DDD", "USD", 0);
+    publish_ev(h, 6, "DDD", "USD", 0); /* a pair already kept evicts nobody */
+    assert_int_equal(stats(h).pairs_evicted, 2);
+    s = sub_snap(h, &f, 1, 0, NULL, 0, &r);
+    want_evs(want, sizeof want, (const uint64_t[]){4, 6},
+             (const char *const[]){"BBB/USD", "DDD/USD"}, 2);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_snapshot_then_live_no_duplicate(void **state)
+{
+    (void)state;
+    struct sse_hub *h = hub_latest(16, 16);
+    publish_ev(h, 1, "BTC", "USD", 0);
+    publish_ev(h, 2, "ETH", "USD", 0);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_snap(h, &f, 1, 0, NULL, 0, &r);
+    /* published after the placement, before the first read: once, after
+     * the snapshot, though it is BTC's newest by the time of the read */
+    publish_ev(h, 3, "BTC", "USD", 0);
+    char want[512];
+    want_evs(want, sizeof want, (const uint64_t[]){1, 2, 3},
+             (const char *const[]){"BTC/USD", "ETH/USD", "BTC/USD"}, 3);
+    /* in small pieces too: the snapshot is read like any greeting */
+    char got[512];
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = sse_hub_read(h, s, got + n, 7);
+        if (k == SSE_HUB_PARKED)
+            break;
+        assert_true(k > 0);
+        n += (size_t)k;
+    }
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(got, want, n);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_snapshot_off_is_today(void **state)
+{
+    (void)state;
+    /* the table kept, but the subscriber asks for no snapshot */
+    struct sse_hub *h = hub_latest(16, 16);
+    publish_ev(h, 1, "BTC", "USD", 0);
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_snap(h, &f, 0, 0, NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_LIVE, 1, 1, 1, 0);
+    assert_int_equal(r.snapshot, 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    /* a resume gets no snapshot even when asked (the stream never asks) */
+    struct sse_sub_params p = {.snapshot = 1, .resume = 1, .resume_valid = 1, .last_id = 1};
+    s = sub_params(h, &f, p, &r);
+    assert_int_equal(r.kind, SSE_RESUME_REPLAY);
+    assert_int_equal(r.snapshot, 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+    /* no table (the default, and --snapshot off): nothing, as before */
+    h = sse_hub_new(16, 10);
+    publish_ev(h, 1, "BTC", "USD", 0);
+    s = sub_snap(h, &f, 1, 0, NULL, 0, &r);
+    assert_int_equal(r.snapshot, 0);
+    read_parked(h, s);
+    assert_int_equal(stats(h).snapshots, 0);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+/* Times: event i at i seconds (epoch us). */
+#define SEC(i) ((int64_t)(i)*1000000)
+
+static void test_since_window(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(16, 10);
+    publish_ev(h, 1, "BTC", "USD", SEC(100));
+    publish_ev(h, 2, "ETH", "USD", SEC(200));
+    publish_ev(h, 3, "BTC", "USD", 0); /* no time: goes with the one before */
+    publish_ev(h, 4, "BTC", "USD", SEC(300));
+    publish_ev(h, 5, "ETH", "USD", SEC(400));
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_snap(h, &f, 0, SEC(150), NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_SINCE, 5, 1, 5, 4);
+    assert_int_equal(r.since_us, SEC(150)); /* covered: starts where asked */
+    char want[1024];
+    want_evs(want, sizeof want, (const uint64_t[]){2, 3, 4, 5},
+             (const char *const[]){"ETH/USD", "BTC/USD", "BTC/USD", "ETH/USD"}, 4);
+    read_expect(h, s, want);
+    read_parked(h, s);
+    publish_ev(h, 6, "BTC", "USD", SEC(500));
+    want_evs(want, sizeof want, (const uint64_t[]){6}, (const char *const[]){"BTC/USD"}, 1);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    /* exactly at an event's time: that event is in */
+    s = sub_snap(h, &f, 0, SEC(400), NULL, 0, &r);
+    assert_int_equal(r.backlog, 2);
+    sse_hub_unsubscribe(h, s);
+    /* after the newest: nothing to replay, live */
+    s = sub_snap(h, &f, 0, SEC(900), NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_SINCE, 6, 1, 6, 0);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    struct sse_hub_stats st = stats(h);
+    assert_int_equal(st.since_replays, 3);
+    assert_int_equal(delay_total(&st), 1); /* only the live event 6: a replay is no delay */
+    sse_hub_free(h);
+}
+
+static void test_since_past_the_oldest(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(4, 10);
+    for (uint64_t id = 1; id <= 6; id++)
+        publish_ev(h, id, "BTC", "USD", SEC(id * 100));
+    struct fake f;
+    struct sse_resume r;
+    struct sse_sub *s = sub_snap(h, &f, 0, SEC(50), NULL, 0, &r);
+    /* kept: 3..6; the window reaches past 3, so it starts there and says so */
+    expect_resume(&r, SSE_RESUME_SINCE, 6, 3, 6, 4);
+    assert_int_equal(r.since_us, SEC(300));
+    char want[1024];
+    want_ids(want, sizeof want, 3, 6, 1);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    /* a full ring of 128: start 1/64 later, so the next publish does not
+     * cut a reader that has not read the oldest yet */
+    sse_hub_free(h);
+    h = sse_hub_new(128, 10);
+    for (uint64_t id = 1; id <= 200; id++)
+        publish_ev(h, id, "BTC", "USD", SEC(id));
+    s = sub_snap(h, &f, 0, SEC(1), NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_SINCE, 200, 73, 200, 126);
+    assert_int_equal(r.since_us, SEC(75));
+    publish_ev(h, 201, "BTC", "USD", SEC(201));
+    char buf[64];
+    assert_true(sse_hub_read(h, s, buf, sizeof buf) > 0); /* not lagged */
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+    /* nothing kept: since_us 0, live */
+    h = sse_hub_new(4, 10);
+    s = sub_snap(h, &f, 0, SEC(50), NULL, 0, &r);
+    expect_resume(&r, SSE_RESUME_SINCE, 0, 0, 0, 0);
+    assert_int_equal(r.since_us, 0);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_since_filter_and_snapshot(void **state)
+{
+    (void)state;
+    struct sse_hub *h = hub_latest(16, 16);
+    publish_ev(h, 1, "XRP", "USD", SEC(100)); /* XRP: nothing newer, before the window */
+    publish_ev(h, 2, "BTC", "USD", SEC(150));
+    publish_ev(h, 3, "ETH", "USD", SEC(200)); /* ETH before the window ... */
+    publish_ev(h, 4, "BTC", "USD", SEC(300));
+    publish_ev(h, 5, "ETH", "USD", SEC(400)); /* ... and in it */
+    publish_ev(h, 6, "BTC", "USD", SEC(500));
+    struct fake f;
+    struct sse_resume r;
+    /* since alone, filtered */
+    struct sse_sub *s = sub_snap(h, &f, 0, SEC(250), eth_xrp, 2, &r);
+    char want[1024];
+    want_evs(want, sizeof want, (const uint64_t[]){5}, (const char *const[]){"ETH/USD"}, 1);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    /* with the snapshot: pairs with nothing in the window come first (XRP
+     * 1), a pair with events in it only from the ring (ETH 5, not 3) */
+    s = sub_snap(h, &f, 1, SEC(250), eth_xrp, 2, &r);
+    assert_int_equal(r.snapshot, 1);
+    want_evs(want, sizeof want, (const uint64_t[]){1, 5},
+             (const char *const[]){"XRP/USD", "ETH/USD"}, 2);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    /* unfiltered */
+    s = sub_snap(h, &f, 1, SEC(250), NULL, 0, &r);
+    want_evs(want, sizeof want, (const uint64_t[]){1, 4, 5, 6},
+             (const char *const[]){"XRP/USD", "BTC/USD", "ETH/USD", "BTC/USD"}, 4);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    sse_hub_free(h);
+}
+
+static void test_since_last_event_id_wins(void **state)
+{
+    (void)state;
+    struct sse_hub *h = hub_latest(16, 16);
+    for (uint64_t id = 1; id <= 5; id++)
+        publish_ev(h, id, "BTC", "USD", SEC(id * 100));
+    struct fake f;
+    struct sse_sub_params p = {
+        .resume = 1, .resume_valid = 1, .last_id = 3, .since_us = SEC(150), .snapshot = 1};
+    struct sse_resume r;
+    struct sse_sub *s = sub_params(h, &f, p, &r);
+    expect_resume(&r, SSE_RESUME_REPLAY, 3, 1, 5, 2);
+    char want[512];
+    want_ids(want, sizeof want, 4, 5, 1);
+    read_expect(h, s, want);
+    sse_hub_unsubscribe(h, s);
+    /* an invalid id wins too: a reset, no replay by time */
+    p.resume_valid = 0;
+    s = sub_params(h, &f, p, &r);
+    assert_int_equal(r.kind, SSE_RESUME_RESET);
+    read_parked(h, s);
+    sse_hub_unsubscribe(h, s);
+    assert_int_equal(stats(h).since_replays, 0);
+    sse_hub_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2095,6 +2480,16 @@ int main(void)
         cmocka_unit_test(test_resume_with_idless_frames),
         cmocka_unit_test(test_threads_stress),
         cmocka_unit_test(test_filter_threads),
+        cmocka_unit_test(test_snapshot_all_pairs_oldest_first),
+        cmocka_unit_test(test_snapshot_filter),
+        cmocka_unit_test(test_snapshot_outlives_the_ring),
+        cmocka_unit_test(test_snapshot_table_bound),
+        cmocka_unit_test(test_snapshot_then_live_no_duplicate),
+        cmocka_unit_test(test_snapshot_off_is_today),
+        cmocka_unit_test(test_since_window),
+        cmocka_unit_test(test_since_past_the_oldest),
+        cmocka_unit_test(test_since_filter_and_snapshot),
+        cmocka_unit_test(test_since_last_event_id_wins),
     };
     return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
 }

@@ -451,6 +451,10 @@ static void test_metrics_render(void **state)
                                .hangups = 6,
                                .replays = 8,
                                .resets = 9,
+                               .snapshots = 13,
+                               .snap_events = 14,
+                               .pairs_evicted = 15,
+                               .since_replays = 16,
                                .delay_count = {1, 2, 0, 3, 4, 0, 0, 5, 0, 0, 6, 0, 7},
                                .delay_sum_s = 123.456789};
     struct sse_consumer_stats cs;
@@ -472,6 +476,12 @@ static void test_metrics_render(void **state)
     expect_line(t, "sse_events_total 12345678901234");
     expect_line(t, "sse_replays_total 8");
     expect_line(t, "sse_resets_total 9");
+    expect_line(t, "sse_snapshots_total 13");
+    expect_line(t, "sse_snapshot_events_total 14");
+    expect_line(t, "sse_snapshot_pairs_evicted_total 15");
+    expect_line(t, "sse_since_replays_total 16");
+    expect_line(t, "# TYPE sse_snapshots_total counter");
+    expect_line(t, "# TYPE sse_since_replays_total counter");
     expect_line(t, "sse_deliveries_total 98765432109");
     expect_line(t, "sse_broker_messages_total 100");
     expect_line(t, "sse_broker_invalid_messages_total 7");

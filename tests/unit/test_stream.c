@@ -1,5 +1,5 @@
 /* Unit tests for the pure helpers of the stream and HTTP modules:
- * sse_event_id_parse (sse-server/event_id.h) and sse_origin_allowed
+ * sse_event_id_parse (sse-server/event_id.h), sse_parse_since (sse-server/stream.h) and sse_origin_allowed
  * (sse-server/http.h). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,6 +147,54 @@ static void test_origin_list_spaces(void **state)
     assert_int_equal(sse_origin_allowed("https://a.example,*", "https://b.example"), 0);
 }
 
+/* ---- sse_parse_since ---- */
+
+#define NOW INT64_C(1795835057727362) /* 2026-11-28T03:04:17.727362Z */
+
+static void test_since_accepted(void **state)
+{
+    (void)state;
+    int64_t from = 0;
+    assert_int_equal(sse_parse_since("15m", NOW, &from), 0);
+    assert_int_equal(from, NOW - INT64_C(900000000));
+    assert_int_equal(sse_parse_since("30s", NOW, &from), 0);
+    assert_int_equal(from, NOW - INT64_C(30000000));
+    assert_int_equal(sse_parse_since("2h", NOW, &from), 0);
+    assert_int_equal(from, NOW - INT64_C(7200000000));
+    assert_int_equal(sse_parse_since("500ms", NOW, &from), 0);
+    assert_int_equal(from, NOW - 500000);
+    /* further back than the epoch: everything kept (1, as 0 means none) */
+    assert_int_equal(sse_parse_since("1000000h", NOW, &from), 0);
+    assert_int_equal(from, 1);
+    assert_int_equal(sse_parse_since("9223372036854775807ms", NOW, &from), 0);
+    assert_int_equal(from, 1);
+}
+
+static void test_since_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {"",
+                         "0",
+                         "15",
+                         "-5m",
+                         "15 m",
+                         "m",
+                         "15min",
+                         "1.5h",
+                         "15M",
+                         "abc",
+                         "99999999999999999999h",
+                         "15m;",
+                         " 15m"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t from = 42;
+        if (sse_parse_since(bad[i], NOW, &from) != -1)
+            print_error("'%s' accepted\n", bad[i]);
+        assert_int_equal(sse_parse_since(bad[i], NOW, &from), -1);
+        assert_int_equal(from, 42); /* untouched */
+    }
+}
+
 int main(void)
 {
     /* clang-format off */
@@ -158,6 +206,8 @@ int main(void)
         cmocka_unit_test(test_origin_star),
         cmocka_unit_test(test_origin_list),
         cmocka_unit_test(test_origin_list_spaces),
+        cmocka_unit_test(test_since_accepted),
+        cmocka_unit_test(test_since_refused),
     };
     /* clang-format on */
     return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
