@@ -8,7 +8,9 @@ int rc_history_init(struct rc_history *h, const char *name_opt, const char *exch
                     int64_t age_ms, char *err, size_t errlen)
 {
     memset(h, 0, sizeof *h);
-    if (name_opt && name_opt[0] == '\0')
+    /* "off" as well as "": an empty environment variable counts as unset
+     * (rc_config), so HISTORY_STREAM=off is how an env file turns it off. */
+    if (name_opt && (name_opt[0] == '\0' || strcmp(name_opt, "off") == 0))
         return 0;
     int n = name_opt ? snprintf(h->name, sizeof h->name, "%s", name_opt)
                      : snprintf(h->name, sizeof h->name, "%s.history", exchange);

@@ -4,7 +4,7 @@
  * first creates it), and a queue can only be declared again with the same
  * arguments, so both derive them here from the same options: the name
  * (--history-stream / HISTORY_STREAM: unset means "<exchange>.history",
- * empty means no stream at all) and the retention (--history-age /
+ * "off" or empty means no stream at all) and the retention (--history-age /
  * HISTORY_AGE, a duration), written in whole seconds so that "24h" and
  * "1440m" declare the same queue.
  */
@@ -30,7 +30,7 @@
      NULL,                                                                                         \
      "RabbitMQ stream bound to the exchange that keeps every event for --history-age, so that "    \
      "sse-server can fill its ring from it at start and after a broker reconnect; both programs "  \
-     "declare it (unset: <exchange>.history; empty: none)",                                        \
+     "declare it (unset: <exchange>.history; off: none)",                                          \
      RC_OPT_STRING,                                                                                \
      (name),                                                                                       \
      0},                                                                                           \

@@ -91,10 +91,15 @@ fetch "$D/overlap.log" --mode slow --slow 300ms -- --duration 2s --interval 1s -
 check "3 pairs: each tick's 3 requests overlap (3 in flight at once)" test "$(stat "$D/overlap.log" max_concurrent)" = 3
 check "... and all 6 are fetched and confirmed" summary_has "$D/overlap.log" 'fetched=6 .*confirmed=6 '
 
-AMQP_EXCHANGE=nobody-bound-$$ fetch "$D/noroute.log" -- --duration 2s --interval 500ms --route-grace 1s
+# Without the history stream nothing keeps a tick no sse-server takes.
+AMQP_EXCHANGE=nobody-bound-$$ HISTORY_STREAM=off fetch "$D/noroute.log" -- --duration 2s --interval 500ms --route-grace 1s
 check "no queue bound (NO_ROUTE): every tick dropped as unrouted after --route-grace" \
     summary_has "$D/noroute.log" 'fetched=4 .*confirmed=0 .*dropped_unrouted=4 unsent=0'
 check "... logged once, not per tick" test "$(grep -c 'no queue is bound' "$D/noroute.log")" = 1
+# With it (the default), the stream takes them: confirmed, none unrouted.
+AMQP_EXCHANGE=nobody-bound-h-$$ fetch "$D/kept.log" -- --duration 2s --interval 500ms --route-grace 1s
+check "no sse-server, history stream on: every tick kept by the stream (confirmed=4, none unrouted)" \
+    summary_has "$D/kept.log" 'fetched=4 .*confirmed=4 .*dropped_unrouted=0 unsent=0'
 
 AMQP_URL=amqp://guest:guest@127.0.0.1:1/%2f fetch "$D/down.log" -- --duration 2s --interval 500ms --drain 500ms
 check "broker down the whole run: exit 0, 4 fetched, none confirmed, 4 left unsent" \
