@@ -130,11 +130,13 @@ check "... with the same id on both" test "$(grep -B1 -xF "data: $good" "$D/a1.o
 check "the token never appears in a log" bash -c "! grep -q '$TOKEN' '$D'/*.log"
 
 # Snapshot on connect and ?since=: replicas of their own (E with the
-# snapshot, F without, through its variable), whose rings hold only these
-# events. Times are the events' own, back from now.
-start_sse "$D/e.log" --history 16
+# snapshot, F without, through its variable) on an exchange of their own,
+# so that their rings (and the history stream they fill them from) hold
+# only these events. Times are the events' own, back from now.
+SNAPX=$AMQP_EXCHANGE-snap
+AMQP_EXCHANGE=$SNAPX start_sse "$D/e.log" --history 16
 E=$SSE
-SSE_SNAPSHOT=false start_sse "$D/f.log" --history 16
+AMQP_EXCHANGE=$SNAPX SSE_SNAPSHOT=false start_sse "$D/f.log" --history 16
 F=$SSE
 SSE=$E wait_for 10 metric_is sse_broker_connected 1 || bail "replica E consumes"
 SSE=$F wait_for 10 metric_is sse_broker_connected 1 || bail "replica F consumes"
@@ -143,7 +145,7 @@ tick_at() { # PAIR SECONDS_AGO RATE: one tick line
     printf '{"time":"%s","asset_id_base":"%s","asset_id_quote":"%s","rate":%s}\n' \
         "$(ago "$2")" "${1%/*}" "${1#*/}" "$3"
 }
-pub_lines() { amqp-publish --url="$AMQP" -e "$AMQP_EXCHANGE" -l; }
+pub_lines() { amqp-publish --url="$AMQP" -e "$SNAPX" -l; }
 stream e0 "$E/api/v1/sso/stream"
 {
     tick_at XRP/USD 1800 0.51 # 30 min ago: before a 15 min window
@@ -217,8 +219,10 @@ check "--snapshot off: sse_snapshots_total stays 0" metric_is_at "$F" sse_snapsh
 
 # A client that stops reading falls behind the ring: it is cut off and
 # counted when its socket drains, and memory never grows for it. Its own
-# replica, so the burst does not disturb the clients above.
-start_sse "$D/d.log" --history 256
+# replica on an exchange of its own (its ring then holds only this burst),
+# so the burst does not disturb the clients above.
+SLOWX=$AMQP_EXCHANGE-slow
+AMQP_EXCHANGE=$SLOWX start_sse "$D/d.log" --history 256
 DD=$SSE
 stream d1 "$DD/api/v1/sso/stream"
 exec 3<>"/dev/tcp/127.0.0.1/${DD##*:}"
@@ -231,7 +235,7 @@ pad=$(head -c 4000 /dev/zero | tr '\0' p)
 for b in $(seq 20); do
     for i in $(seq 100); do
         printf '{"time":"2026-11-28T02:31:19.5655909Z","asset_id_base":"BTC","asset_id_quote":"USD","rate":%d,"pad":"%s"}\n' "$i" "$pad"
-    done | amqp-publish --url="$AMQP" -e "$AMQP_EXCHANGE" -l
+    done | amqp-publish --url="$AMQP" -e "$SLOWX" -l
     sleep 0.2
 done
 SSE=$DD wait_for 10 metric_is sse_events_total 2000 || not_ok "2000 large events reached the replica"
