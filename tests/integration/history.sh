@@ -67,7 +67,7 @@ check "... each gets exactly the $N2 it missed ($epc)" test "$epc" = "$N2 $N2"
 check "... no duplicates" test "$(json "$j" duplicates)" = 0
 check "... served as replays, no reset" bash -c "[ \"\$(curl -s $SSE/metrics | awk '\$1 == \"sse_resets_total\" { print \$2 }')\" = 0 ] &&
     [ \"\$(curl -s $SSE/metrics | awk '\$1 == \"sse_replays_total\" { print \$2 }')\" = 200 ]"
-stream_listed() { broker ctl -q list_queues name type 2>/dev/null | grep -qx "$1"$'\t'stream; }
+stream_listed() { broker ctl 0 -q list_queues name type 2>/dev/null | grep -qx "$1"$'\t'stream; }
 check "the stream is on the broker: a stream queue named <exchange>.history" \
     stream_listed "test-history-$$.history"
 A2_PID=$SSE_PID
@@ -112,7 +112,7 @@ kill "$FAKE_PID" 2>/dev/null
 # and a resume from before it is a reset.
 kill "$A2_PID" "$B_PID"
 wait "$A2_PID" "$B_PID" 2>/dev/null
-private_queues() { broker ctl -q list_queues name 2>/dev/null | grep -c '^amq\.gen-'; }
+private_queues() { broker ctl 0 -q list_queues name 2>/dev/null | grep -c '^amq\.gen-'; }
 no_private_queue() { [ "$(private_queues)" = 0 ]; }
 export AMQP_EXCHANGE=test-history-gap-$$
 start_sse "$D/g.log" --history 10 --amqp-heartbeat 1s --reconnect-max 1s
