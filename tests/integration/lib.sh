@@ -66,12 +66,21 @@ spawn() {
     IT_PIDS+=("$SPAWNED")
 }
 
-# wait_for SECONDS cmd...: poll cmd every 0.1 s until it succeeds.
+# now_ms: the wall clock in milliseconds (bash's EPOCHREALTIME, no fork), for
+# elapsed times: $SECONDS counts whole seconds, so a difference of two reads
+# of it is off by up to a second.
+now_ms() { local us=${EPOCHREALTIME//[!0-9]/}; echo $((10#$us / 1000)); }
+
+# wait_for SECONDS cmd...: poll cmd every 0.1 s until it succeeds; false once
+# SECONDS (may be fractional: 0.5, 2.5) have passed, to the millisecond.
 wait_for() {
-    local deadline=$((SECONDS + $1))
+    local whole=${1%%.*} frac
+    frac=${1#"$whole"}
+    frac=${frac#.}000
+    local deadline=$((${EPOCHREALTIME//[!0-9]/} + (10#${whole:-0} * 1000 + 10#${frac:0:3}) * 1000))
     shift
     until "$@"; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
+        [ "${EPOCHREALTIME//[!0-9]/}" -ge "$deadline" ] && return 1
         sleep 0.1
     done
 }

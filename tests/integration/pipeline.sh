@@ -67,20 +67,22 @@ check "CORS preflight: 204 allowing Last-Event-ID" \
 # Clients that leave an idle stream are released at once, without waiting
 # for the next event or heartbeat to find the dead socket.
 kill "${IT_PIDS[2]}" "${IT_PIDS[3]}" 2>/dev/null
-check "clients that left are released within 2 s, no event needed" \
-    wait_for 2 bash -c "curl -s '$SSE/metrics' | grep -qx 'sse_clients 0'"
+# (The heartbeat is 15 s: only the hang-up watcher can notice within 5 s.)
+check "clients that left are released at once, no event needed" \
+    wait_for 5 bash -c "curl -s '$SSE/metrics' | grep -qx 'sse_clients 0'"
 check "... and counted as hang-ups" test "$(metric sse_clients_hangups_total)" = 2
 
 # SIGTERM with a client connected: the stream ends cleanly, exit 0.
 spawn "$D/c3.err" curl -sN -o "$D/c3.out" "$SSE/api/v1/sso/stream"
 C3=$SPAWNED
-wait_for 3 grep -qs '^: ' "$D/c3.out"
+wait_for 10 grep -qs '^: ' "$D/c3.out" || bail "client 3 connects"
 kill -TERM "$SSE_PID"
-start=$SECONDS
+start=$(now_ms)
 wait "$SSE_PID"
 rc=$?
+ms=$(($(now_ms) - start))
 check "sse-server exits 0 on SIGTERM with a client connected" test "$rc" = 0
-check "... within 2 s" test $((SECONDS - start)) -le 2
+check "... within 2 s ($ms ms)" test "$ms" -le 2000
 check "the client's stream ended (curl exits by itself)" wait_for 3 bash -c "! kill -0 $C3 2>/dev/null"
 check "no secret in any log" bash -c "! grep -rq 'test-key' '$D'/*.log"
 
