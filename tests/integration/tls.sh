@@ -7,8 +7,9 @@
 # plain HTTP on the HTTPS port, a CA that did not sign the broker, a host
 # the certificate does not name, a plain AMQP port behind amqps://.
 #
-# Ports: a broker on P (AMQP), P+1 (amqps), P+20000 and P+30000 (Erlang),
-# with P picked in 6160..6198 among those that ss shows free
+# Ports: a broker on P (AMQP), P+1 (amqps), P+10000 (epmd) and P+20000
+# (Erlang distribution: scripts/rabbitmq-local's derived ports), with P
+# picked in 6160..6198 among those that ss shows free
 # (RC_TEST_TLS_BROKER_PORT forces one).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -45,7 +46,7 @@ port_free() { ! ss -ltnH "( sport = :$1 )" | grep -q .; }
 P=${RC_TEST_TLS_BROKER_PORT:-}
 if [ -z "$P" ]; then
     for p in $(seq 6160 2 6198); do
-        if port_free "$p" && port_free $((p + 1)) && port_free $((p + 20000)) && port_free $((p + 30000)); then
+        if port_free "$p" && port_free $((p + 1)) && port_free $((p + 10000)) && port_free $((p + 20000)); then
             P=$p
             break
         fi
