@@ -118,6 +118,12 @@ start_fake() {
     FAKE=http://127.0.0.1:$(head -1 "$log.port")
 }
 
+# fsum LOG KEY: a count from the fetcher's summary line in LOG
+# ("summary: scheduled=N skipped=N ... confirmed=N ..."). Tests that are not
+# about the schedule take what the fetcher says it fetched and published
+# from here instead of assuming that no tick was skipped.
+fsum() { sed -n "s/.*summary:.* $2=\([0-9]*\).*/\1/p" "$1" | tail -1; }
+
 # json FILE KEY: the first number after "KEY": in a JSON file (bin/sse-load's
 # report puts one key per line, and nested objects on one line).
 json() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
