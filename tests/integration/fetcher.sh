@@ -113,11 +113,12 @@ AMQP_URL=amqp://guest:guest@127.0.0.1:1/%2f fetch "$D/full.log" -- --duration 3s
 check "--buffer 4 with the broker down: the 2 oldest of 6 dropped and counted" \
     summary_has "$D/full.log" 'fetched=6 .*buffered_max=4 dropped_overflow=2 .*unsent=4'
 
-# Waiting between ticks happens inside the AMQP library: with 1 s AMQP
-# heartbeats and 4 s between ticks, a fetcher that slept would be dropped
+# Waiting between ticks happens inside the AMQP library: with 2 s AMQP
+# heartbeats and 8 s between ticks, a fetcher that slept would be dropped
 # by the broker (after two missed heartbeats) and have to reconnect.
-fetch "$D/hb.log" -- --duration 12s --interval 4s --amqp-heartbeat 1s
-check "4 s between ticks with 1 s AMQP heartbeats: never dropped by the broker" \
+# (1 s heartbeats gave a busy box only 2 s before the broker hung up.)
+fetch "$D/hb.log" -- --duration 24s --interval 8s --amqp-heartbeat 2s
+check "8 s between ticks with 2 s AMQP heartbeats: never dropped by the broker" \
     bash -c "grep summary: '$D/hb.log' | grep -q 'confirmed=3 .*reconnects=0' && ! grep -q 'lost' '$D/hb.log'"
 
 # ---- schedule -----------------------------------------------------------
