@@ -4,7 +4,9 @@
 #    fetcher runs: every client stays connected, delivery resumes within
 #    5 s of the broker's return, no tick is lost or duplicated (by id);
 #  - sse-server SIGTERM with 1,000 clients: every stream ends, exit 0
-#    within 2 s.
+#    within 3 s. By design a stop takes up to 250 ms for the consumer to
+#    see it (its AMQP wait), then sse_http_stop gives the streams up to
+#    2 s to drain; 2 s was less than that design allows.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 it_init faults_load
@@ -54,7 +56,7 @@ wait "$SSE_PID"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "SIGTERM with 1,000 clients: exit 0" test "$rc" = 0
-check "... within 2 s ($ms ms)" test "$ms" -le 2000
+check "... within 3 s ($ms ms)" test "$ms" -le 3000
 kill -INT "$LOAD2"
 wait "$LOAD2"
 check "... every stream was ended by the server (1,000 disconnected, none left)" \
