@@ -122,16 +122,23 @@ try {
 }
 
 // ---- EventSource conformance with Node's eventsource ------------------
+// collect(...).opened: resolves true once the stream is open (the server
+// sends the response head after subscribing the client, so anything
+// published from then on reaches it), false if it never opened.
 function collect(url, opts, n, ms) {
-  return new Promise((resolve) => {
+  let opened;
+  const openedP = new Promise((r) => { opened = r; });
+  const p = new Promise((resolve) => {
     const got = { events: [], resets: [], opens: 0, es: null };
     const es = new EventSource(url, opts);
     got.es = es;
-    es.onopen = () => got.opens++;
+    es.onopen = () => { got.opens++; opened(true); };
     es.onmessage = (ev) => { got.events.push(ev); if (got.events.length >= n) { es.close(); resolve(got); } };
     es.addEventListener("reset", (ev) => got.resets.push(ev));
-    setTimeout(() => { es.close(); resolve(got); }, ms);
+    setTimeout(() => { es.close(); opened(false); resolve(got); }, ms);
   });
+  p.opened = openedP;
+  return p;
 }
 const first = await collect(`${SSE}/api/v1/sso/stream`, {}, 4, 15000);
 check("eventsource: events arrive with ids", first.events.length === 4 && first.events.every((e) => /^\d+$/.test(e.lastEventId)));
@@ -184,8 +191,7 @@ check("... the reset names the range kept", (() => { try { const d = JSON.parse(
 {
   const body = '{"time":"2026-11-28T02:31:19.5655909Z","asset_id_base":"BTC","asset_id_quote":"USD","rate":1.25,"note":"line1\\nline2\\r\\nend"}';
   const p = collect(`${SSE}/api/v1/sso/stream?pairs=BTC/USD`, {}, 50, 8000);
-  await sleep(500);
-  execFileSync("bash", ["-c", `${PUBLISH} '${body}'`]);
+  if (await p.opened) execFileSync("bash", ["-c", `${PUBLISH} '${body}'`]);
   const got = await p;
   const mine = got.events.find((e) => e.data.includes('"note"'));
   let parsed = null; try { parsed = JSON.parse(mine.data); } catch {}

@@ -393,25 +393,29 @@ for f in ka1 ka2; do
 done
 expect_eq "a second request reuses the connection (new connections per request)" "$conns" "1 0 "
 
+# One curl opens the 4 connections at once (--parallel-immediate), so the
+# requests arrive within milliseconds of each other, far inside the
+# $SLOW_MS ms each is held; the stand-in counts how many it held at once
+# (a server serving one at a time: 1). The time is printed, not judged: it
+# also counts process starts on a busy machine.
 t0=$(now_ns)
-for i in 1 2 3 4; do
-    "${CURL[@]}" "${WITH_KEY[@]}" -o "$T/par$i" -w '%{http_code}' \
-        "$BASE/v1/exchangerate/BTC/USD?fake=slow" >"$T/par$i.status" &
-done
-wait_pids=$(jobs -p | grep -v "^$MAIN_PID\$")
-# shellcheck disable=SC2086 # one pid per word
-wait $wait_pids
+slow_url="$BASE/v1/exchangerate/BTC/USD?fake=slow"
+"${CURL[@]}" "${WITH_KEY[@]}" --parallel --parallel-immediate --parallel-max 4 -w '%{http_code}\n' \
+    -o "$T/par1" "$slow_url" -o "$T/par2" "$slow_url" -o "$T/par3" "$slow_url" -o "$T/par4" "$slow_url" \
+    >"$T/par.status"
 elapsed_ms=$((($(now_ns) - t0) / 1000000))
 statuses=
-for i in 1 2 3 4; do
-    statuses+="$(cat "$T/par$i.status") "
-    note_status "$(cat "$T/par$i.status")"
+while read -r st; do
+    statuses+="$st "
+    note_status "$st"
     WANT[slow]=$((WANT[slow] + 1))
+done <"$T/par.status"
+for i in 1 2 3 4; do
     cat "$T/par$i" >>"$RECEIVED" && echo >>"$RECEIVED"
 done
 expect_eq "4 concurrent slow requests all succeed" "$statuses" "200 200 200 200 "
-expect_true "they are served in parallel (${elapsed_ms} ms < $((3 * SLOW_MS)); one by one takes $((4 * SLOW_MS)))" \
-    [ "$elapsed_ms" -lt $((3 * SLOW_MS)) ]
+echo "# the 4 took ${elapsed_ms} ms (one by one: $((4 * SLOW_MS)) ms at least)"
+expect_eq "they are served in parallel (4 in flight at once)" "$(stat_of "$(stats)" max_concurrent)" 4
 
 # ---- /fake/stats and the journal --------------------------------------------
 

@@ -15,12 +15,16 @@
 #
 # Prints "ok - ..." / "not ok - ..." per check; exits 0 only if all pass.
 #   FUZZ_SMOKE_SECONDS  fresh fuzzing per target (default 5)
+#   FUZZ_SMOKE_SEED     libFuzzer -seed (default 1: the same mutations every
+#                       run, so a failure here is a regression, reproducible;
+#                       random exploration is tests/fuzz/run's job)
 set -u
 . "$(dirname "$0")/lib.sh"
 it_init fuzz_smoke
 cd "$TOP" || bail "cd $TOP"
 
 SECS=${FUZZ_SMOKE_SECONDS:-5}
+SEED=${FUZZ_SMOKE_SEED:-1}
 TARGETS=(fuzz_tick fuzz_frame fuzz_event_id fuzz_config)
 FUZZ_BIN=bin/fuzz
 CORPUS=tests/fuzz/corpus
@@ -146,16 +150,16 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "$work/corpus" "$work/artifacts"
     cp "$IT_DIR/corpus/$t"/* "$work/corpus/" 2>/dev/null
     log=$IT_DIR/$t.fuzz.log
-    timeout $((SECS + 120)) "$FUZZ_BIN/$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
+    timeout $((SECS + 120)) "$FUZZ_BIN/$t" -seed="$SEED" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     cov=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1 | grep -o 'cov: [0-9]* ft: [0-9]*')
     if [ "$rc" -eq 0 ]; then
-        ok "$t fuzzes ${SECS}s clean: ${runs:-?} runs, ${cov:-?}"
+        ok "$t fuzzes ${SECS}s clean (-seed=$SEED): ${runs:-?} runs, ${cov:-?}"
     else
         report "$log"
-        not_ok "$t fuzzes ${SECS}s clean (exit $rc after ${runs:-?} runs): see $log"
+        not_ok "$t fuzzes ${SECS}s clean (-seed=$SEED; exit $rc after ${runs:-?} runs): see $log"
     fi
 done
 

@@ -66,12 +66,21 @@ spawn() {
     IT_PIDS+=("$SPAWNED")
 }
 
-# wait_for SECONDS cmd...: poll cmd every 0.1 s until it succeeds.
+# now_ms: the wall clock in milliseconds (bash's EPOCHREALTIME, no fork), for
+# elapsed times: $SECONDS counts whole seconds, so a difference of two reads
+# of it is off by up to a second.
+now_ms() { local us=${EPOCHREALTIME//[!0-9]/}; echo $((10#$us / 1000)); }
+
+# wait_for SECONDS cmd...: poll cmd every 0.1 s until it succeeds; false once
+# SECONDS (may be fractional: 0.5, 2.5) have passed, to the millisecond.
 wait_for() {
-    local deadline=$((SECONDS + $1))
+    local whole=${1%%.*} frac
+    frac=${1#"$whole"}
+    frac=${frac#.}000
+    local deadline=$((${EPOCHREALTIME//[!0-9]/} + (10#${whole:-0} * 1000 + 10#${frac:0:3}) * 1000))
     shift
     until "$@"; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
+        [ "${EPOCHREALTIME//[!0-9]/}" -ge "$deadline" ] && return 1
         sleep 0.1
     done
 }
@@ -108,6 +117,12 @@ start_fake() {
     wait_for 10 test -s "$log.port" || bail "fake-coinapi starts ($(tail -3 "$log"))"
     FAKE=http://127.0.0.1:$(head -1 "$log.port")
 }
+
+# fsum LOG KEY: a count from the fetcher's summary line in LOG
+# ("summary: scheduled=N skipped=N ... confirmed=N ..."). Tests that are not
+# about the schedule take what the fetcher says it fetched and published
+# from here instead of assuming that no tick was skipped.
+fsum() { sed -n "s/.*summary:.* $2=\([0-9]*\).*/\1/p" "$1" | tail -1; }
 
 # json FILE KEY: the first number after "KEY": in a JSON file (bin/sse-load's
 # report puts one key per line, and nested objects on one line).

@@ -178,10 +178,18 @@ check "... for its read timeout (nginx's log: upstream timed out)" \
 # stand-in answered the fetcher) to its arrival. sse-load (plain HTTP):
 # straight to replica A vs through nginx (the plain listener of the same
 # server block). curl like a browser (TLS, HTTP/2, Accept-Encoding: gzip):
-# through nginx vs through the control.
+# through nginx vs through the control. Every client subscribes before the
+# first event, and the counts expected are what the fetcher published.
+# With 3 clients and about 20 events a p99 is the maximum, so nginx is
+# compared with the direct path on p90, and the bound on every event only
+# has to tell "relayed" (tens of ms; one loopback retransmit 200 ms+) from
+# "held" (by a buffering proxy until a flush, by gzip until the read
+# timeout: seconds). The first 2 events of each client, which also wait
+# for the fetcher's first broker connect, are left out of the latencies.
+WARMUP=2 HELD_MS=800
 for t in direct:$A proxy:$PLAIN; do
     spawn "$D/load-${t%%:*}.log" "$BIN/sse-load" --url "${t#*:}/api/v1/sso/stream" --clients 3 \
-        --duration 6 --connect-timeout 5 --json "$D/load-${t%%:*}.json"
+        --duration 9 --connect-timeout 5 --warmup-events $WARMUP --json "$D/load-${t%%:*}.json"
 done
 # stamped NAME SECONDS curl-args...: every data line's arrival time and
 # event time into $D/NAME.t ("<epoch seconds> <ISO time>").
@@ -194,16 +202,28 @@ stamped() {
         printf '%s %s\n' "$EPOCHREALTIME" "${line%%\"*}"
     done >"$D/$name.t"
 }
-stamped gz-proxy 7 --cacert "$D/cert.pem" --http2 "$TLS/api/v1/sso/stream" &
+stamped gz-proxy 10 --cacert "$D/cert.pem" --http2 "$TLS/api/v1/sso/stream" &
 GZ1=$!
 # The control holds everything, headers included, until nginx cuts the
 # stream 3 s after the last event (read timeout): checked at the end.
 stamped gz-control 20 "$CTL/api/v1/sso/stream" &
 GZ2=$!
 IT_PIDS+=("$GZ1" "$GZ2")
-sleep 1
+# Subscribed: on A and B the 2 reference clients, 3 + 3 sse-load clients
+# and the browser-like curl; on C the control's curl.
+clients_at() { curl -s "$1/metrics" | awk '$1 == "sse_clients" { print $2 }'; }
+all_subscribed() {
+    local a b c
+    a=$(clients_at "$A") b=$(clients_at "$B") c=$(clients_at "$C")
+    [ "$((${a:-0} + ${b:-0}))" = 9 ] && [ "${c:-0}" = 1 ]
+}
+wait_for 15 all_subscribed ||
+    not_ok "every client subscribes before the first event (A $(clients_at "$A"), B $(clients_at "$B"), C $(clients_at "$C"))"
 COIN_API_KEY=k COIN_API_URL=$FAKE "$BIN/fetcher" --duration 4s --interval 200ms >"$D/fetcher1.log" 2>&1
-check "fetcher published 20 events, confirmed" grep -q 'confirmed=20 ' "$D/fetcher1.log"
+n1=$(fsum "$D/fetcher1.log" confirmed)
+echo "# $(grep -o 'summary: scheduled=[0-9]* skipped=[0-9]*' "$D/fetcher1.log")"
+check "fetcher published $n1 events, every one confirmed (of 20 ticks)" \
+    bash -c "[ '$(fsum "$D/fetcher1.log" fetched)' = '${n1:-x}' ] && [ '${n1:-0}' -ge 10 ]"
 wait_for 15 bash -c "[ -s '$D/load-direct.json' ] && [ -s '$D/load-proxy.json' ]" ||
     not_ok "sse-load reports ($(tail -2 "$D"/load-*.log))"
 wait "$GZ1"
@@ -213,30 +233,31 @@ jval() {
     line=$(grep -m1 "^  \"$2\": " "$D/load-$1.json") || return 1
     if [ $# -gt 2 ]; then sed -n "s/.*\"$3\": \([^,}]*\).*/\1/p" <<<"$line"; else sed 's/^[^:]*: //; s/,$//' <<<"$line"; fi
 }
-# delays NAME: "<count> <max ms>" of $D/NAME.t.
+# delays NAME: "<count> <max ms>" of $D/NAME.t, the max leaving out the
+# first $WARMUP events.
 delays() {
     local at t n=0 max=0 ms
     while read -r at t; do
         ms=$(awk -v a="$at" -v e="$(date -d "$t" +%s.%N)" 'BEGIN { printf "%d", (a - e) * 1000 }')
         n=$((n + 1))
-        [ "$ms" -gt "$max" ] && max=$ms
+        [ "$n" -gt "$WARMUP" ] && [ "$ms" -gt "$max" ] && max=$ms
     done <"$D/$1.t"
     echo "$n $max"
 }
-dp99=$(jval direct latency_ms p99) pp99=$(jval proxy latency_ms p99) pmax=$(jval proxy latency_ms max)
+dp90=$(jval direct latency_ms p90) pp90=$(jval proxy latency_ms p90) pmax=$(jval proxy latency_ms max)
 dn=$(jval direct events_per_client min) pn=$(jval proxy events_per_client min)
 echo "# direct: $(grep -m1 latency_ms "$D/load-direct.json")"
 echo "# proxy:  $(grep -m1 latency_ms "$D/load-proxy.json")"
-check "direct: every client got the events (min $dn per client)" test "${dn:-0}" -ge 15
-check "through nginx: as many events per client as direct ($pn vs $dn), none missed" \
-    bash -c "[ '${pn:-0}' -ge '${dn:-1}' ] && [ '$(jval proxy missed_events)' = 0 ] && [ '$(jval proxy duplicates)' = 0 ]"
-check "through nginx: p99 latency $pp99 ms < direct p99 $dp99 ms + 100 ms" \
-    awk -v p="$pp99" -v d="$dp99" 'BEGIN { exit !(p != "null" && d != "null" && p + 0 < d + 100) }'
-check "through nginx: every event within 500 ms (max $pmax ms), long before a 1 s heartbeat could flush a buffer" \
-    awk -v m="$pmax" 'BEGIN { exit !(m != "null" && m + 0 < 500) }'
+check "direct: every client got all $n1 events (min $dn per client)" test "${dn:-0}" = "${n1:-x}"
+check "through nginx: every client got all $n1 events too (min $pn), none missed" \
+    bash -c "[ '${pn:-0}' = '${n1:-x}' ] && [ '$(jval proxy missed_events)' = 0 ] && [ '$(jval proxy duplicates)' = 0 ]"
+check "through nginx: p90 latency $pp90 ms < direct p90 $dp90 ms + 100 ms" \
+    awk -v p="$pp90" -v d="$dp90" 'BEGIN { exit !(p != "null" && d != "null" && p + 0 < d + 100) }'
+check "through nginx: every event within $HELD_MS ms (max $pmax ms), before a 1 s heartbeat could flush a buffer" \
+    awk -v m="$pmax" -v h="$HELD_MS" 'BEGIN { exit !(m != "null" && m + 0 < h) }'
 read -r gn gmax <<<"$(delays gz-proxy)"
-check "like a browser (TLS, HTTP/2, accepts gzip): all 20 events, each within 500 ms (max $gmax ms)" \
-    test "$gn" = 20 -a "$gmax" -lt 500
+check "like a browser (TLS, HTTP/2, accepts gzip): all $n1 events, each within $HELD_MS ms (max $gmax ms)" \
+    test "$gn" = "${n1:-x}" -a "$gmax" -lt "$HELD_MS"
 check "... the stream is not compressed (gzip off)" bash -c "[ -z '$(hdr "$D/gz-proxy.h" content-encoding)' ]"
 # --- (c) resume through nginx after the client's replica died -----------
 # Find the replica the client was sent to by the sse_clients gauge (each
@@ -254,16 +275,20 @@ else
 fi
 echo "# the client is on replica $name"
 COIN_API_KEY=k COIN_API_URL=$FAKE "$BIN/fetcher" --duration 1s --interval 200ms >"$D/fetcher2.log" 2>&1
-# 6: its snapshot on connect (BTC/USD's newest, from the run above), then 5.
-wait_for 5 bash -c "[ \$(grep -c '^id: ' '$D/x.out') -ge 6 ]"
+# Its snapshot on connect (BTC/USD's newest, from the run above), then the
+# new events.
+n2=$(fsum "$D/fetcher2.log" confirmed)
+wait_for 5 bash -c "[ \$(grep -c '^id: ' '$D/x.out') -ge $((${n2:-1} + 1)) ]"
 LAST=$(ids "$D/x.out" | tail -1)
-check "the client through nginx got its snapshot and the 5 new events (last id $LAST)" test "$(ids "$D/x.out" | wc -l)" = 6
+check "the client through nginx got its snapshot and the $n2 new events the fetcher published (last id $LAST)" \
+    bash -c "[ '$(ids "$D/x.out" | wc -l)' = '$((${n2:-0} + 1))' ] && [ '${n2:-0}' -ge 3 ]"
 check "... named as the surviving replica names them (producer ids)" grep -qx "id: $LAST" "$LIVE_REF"
 kill -9 "$VICTIM"
 wait "$VICTIM" 2>/dev/null # reaped quietly (no "Killed" line)
 check "replica $name killed: the stream through nginx ends" wait_for 5 bash -c "! kill -0 $X_PID 2>/dev/null"
 COIN_API_KEY=k COIN_API_URL=$FAKE "$BIN/fetcher" --duration 1s --interval 200ms >"$D/fetcher3.log" 2>&1
-wait_for 5 bash -c "[ \$(grep -c '^id: ' '$LIVE_REF') -ge 30 ]"
+n3=$(fsum "$D/fetcher3.log" confirmed)
+wait_for 5 bash -c "[ \$(grep -c '^id: ' '$LIVE_REF') -ge $((${n1:-0} + ${n2:-0} + ${n3:-0})) ]"
 # The reconnect EventSource would make: Last-Event-ID through nginx.
 # Round robin sends some requests to the dead replica first; nginx must
 # move each of them to the live one.
@@ -271,8 +296,8 @@ for i in 1 2 3; do
     "${TC[@]}" --http2 -sN --max-time 2 -D "$D/r$i.h" -o "$D/r$i.out" -H "Last-Event-ID: $LAST" "$TLS/api/v1/sso/stream"
 done
 ids "$LIVE_REF" | sed "1,/^$LAST\$/d" >"$D/expected.ids"
-check "the reference client on the live replica has the 5 events published after the kill" \
-    test "$(wc -l <"$D/expected.ids")" = 5
+check "the reference client on the live replica has the $n3 events published after the kill" \
+    bash -c "[ '$(wc -l <"$D/expected.ids")' = '${n3:-x}' ] && [ '${n3:-0}' -ge 3 ]"
 for i in 1 2 3; do
     check "reconnect $i with Last-Event-ID through nginx: 200, every later event, no gap, no duplicate" \
         bash -c "grep -q '^HTTP/2 200' '$D/r$i.h' && diff <(sed -n 's/^id: //p' '$D/r$i.out') '$D/expected.ids' >/dev/null"
@@ -288,7 +313,7 @@ check "with one replica dead, every request through nginx still succeeds ($codes
 wait "$GZ2"
 check "control is set up as meant: its stream is gzip-encoded" test "$(hdr "$D/gz-control.h" content-encoding)" = gzip
 read -r cn cmax <<<"$(delays gz-control)"
-check "control: with buffering and gzip on, the check of (a) fails (events held up to $cmax ms; $cn arrived)" \
-    bash -c "[ '$cn' -lt 20 ] || [ '$cmax' -ge 500 ]"
+check "control: with buffering and gzip on, the check of (a) fails (events held up to $cmax ms; $cn of $n1 arrived)" \
+    bash -c "[ '$cn' != '${n1:-x}' ] || [ '$cmax' -ge $HELD_MS ]"
 
 it_done

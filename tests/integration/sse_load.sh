@@ -68,9 +68,15 @@ check "events were published and seen by all ($(jval reference_events) reference
     test "$(jval reference_events)" -ge 10
 check "no client missed an event ($(jval missed_events) missed by $(jval clients_with_misses))" \
     is missed_events 0
+# Every client received every reference event (all were subscribed before
+# the window), bar one: an event published while the last clients were
+# still connecting can reach the earlier ones after all-connected. (Was
+# ">= 14 of the 16 due in 8 s": one amqp-publish slower than 0.5 s
+# stretched the publisher's period.)
 min=$(jval events_per_client min)
-check "every client received >= 14 events (min $min, avg $(jval events_per_client avg))" \
-    test "${min:-0}" -ge 14
+ref=$(jval reference_events)
+check "every client received the $ref reference events (min $min >= $ref - 1, avg $(jval events_per_client avg))" \
+    test "${min:-0}" -ge $((${ref:-99999} - 1))
 p99=$(jval latency_ms p99)
 check "latency p99 < 1000 ms (p50 $(jval latency_ms p50), p99 $p99, n $(jval latency_ms count))" \
     awk -v p="$p99" 'BEGIN { exit !(p != "null" && p + 0 < 1000) }'
