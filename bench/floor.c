@@ -212,7 +212,8 @@ static amqp_connection_state_t amqp_setup(char *url, const char *exchange)
         return NULL;
     }
     if (ci.vhost == NULL || ci.vhost[0] == '\0')
-        ci.vhost = "/"; /* "amqp://h:p/" means the default vhost here (DESIGN.md 4) */
+        ci.vhost =
+            "/"; /* "amqp://h:p/" means the default vhost here (docs/conventions.md, rabbitmq-c) */
     amqp_connection_state_t conn = amqp_new_connection();
     amqp_socket_t *sock = conn ? amqp_tcp_socket_new(conn) : NULL;
     struct timeval tmo = {5, 0};

@@ -40,7 +40,7 @@ jsub() {
 }
 
 # Loopback fan-out bursts overflow net.core.netdev_max_backlog (1000 by default): the
-# kernel drops packets and TCP retransmits 200 ms+ later (DESIGN.md 5). As root,
+# kernel drops packets and TCP retransmits 200 ms+ later (docs/conventions.md, the machines). As root,
 # backlog_raise raises it to BACKLOG_WANTED for the run and prints what it did (one line,
 # for the report); backlog_restore puts the old value back. Both print with "$@" first
 # (e.g. backlog_raise say), so each script keeps its own output style.

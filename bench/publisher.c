@@ -125,7 +125,8 @@ static amqp_connection_state_t amqp_setup(char *url, const char *exchange)
         fprintf(stderr, "publisher: connect %s:%d: %s\n", ci.host, ci.port, amqp_error_string2(rc));
         goto fail;
     }
-    /* No heartbeats: we sleep between ticks and would not service them (DESIGN.md 4). */
+    /* No heartbeats: we sleep between ticks and would not service them (docs/conventions.md,
+     * rabbitmq-c). */
     if (!amqp_ok(
             amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
             "login"))

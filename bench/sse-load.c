@@ -10,7 +10,7 @@
  * Shape
  *   The parent forks P workers; each owns N/P non-blocking sockets and one epoll loop.
  *   One process can hold only about 19,000 sockets here (RLIMIT_NOFILE is capped at 20,000,
- *   DESIGN.md section 5), so bigger runs need several processes anyway.
+ *   docs/conventions.md, the machines), so bigger runs need several processes anyway.
  *
  *   Parent and workers share anonymous MAP_SHARED memory: per-worker counters (the parent
  *   watches them to learn when every client has connected), a stop flag, and a byte per
@@ -1330,7 +1330,8 @@ static int plan_procs(struct config *cfg)
 /* ------------------------------------------------------------------------------------ */
 /* Parent: running the workers.                                                           */
 
-/* The one global: signal handlers may only set a flag (DESIGN.md section 3). */
+/* The one global: signal handlers may only set a flag (docs/conventions.md, how the code is
+ * written). */
 static volatile sig_atomic_t g_interrupted;
 
 static void on_signal(int sig)
