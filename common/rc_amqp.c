@@ -706,6 +706,11 @@ int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery 
     return 1;
 }
 
+int rc_amqp_buffered(const struct rc_amqp *a)
+{
+    return amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn);
+}
+
 void rc_amqp_delivery_clear(struct rc_amqp_delivery *d)
 {
     struct rc_amqp *a = d->priv;

@@ -118,6 +118,10 @@ int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery 
                  size_t errlen);
 void rc_amqp_delivery_clear(struct rc_amqp_delivery *d);
 
+/* 1 when received bytes or frames wait in the library's buffers: the next
+ * rc_amqp_next needs no wait for them (a burst's further messages). */
+int rc_amqp_buffered(const struct rc_amqp *a);
+
 /* The history stream: a durable RabbitMQ stream queue (RabbitMQ 3.9 and
  * later) bound to the fanout exchange, so it keeps a replicated,
  * append-only copy of every message for a while, which any consumer can

@@ -24,6 +24,9 @@ struct sse_consumer {
     pthread_t thread;
     atomic_int stop;
     uint64_t last_id;
+    struct sse_hub_event batch[SSE_HUB_BATCH_MAX]; /* framed, not yet published */
+    struct sse_event_meta batch_meta[SSE_HUB_BATCH_MAX];
+    size_t nbatch;
     int history_refusal_logged;
     int history_retries;       /* transient refusals in a row */
     int history_empty;         /* the broker said the stream had nothing when declared */
@@ -31,10 +34,10 @@ struct sse_consumer {
     struct sse_consumer_stats st;
 };
 
-/* Frame a message and hand it to the hub. Returns the id it got, or 0
- * when it was dropped (invalid, or out of memory). */
-static uint64_t handle_message(struct sse_consumer *c, const char *body, size_t blen,
-                               const char *message_id)
+/* Frame a message into *ev (its meta in *m): 0, or -1 when it is dropped
+ * (invalid, counted and logged; or out of memory). It gets its id now. */
+static int frame_message(struct sse_consumer *c, const char *body, size_t blen,
+                         const char *message_id, struct sse_hub_event *ev, struct sse_event_meta *m)
 {
     struct rc_tick t;
     char err[256];
@@ -44,44 +47,73 @@ static uint64_t handle_message(struct sse_consumer *c, const char *body, size_t 
         /* A flood of garbage must not flood the log: the counter has it all. */
         if (n <= 10 || n % 1000 == 0)
             rc_warn("broker: invalid message dropped (%zu bytes, #%" PRIu64 "): %s", blen, n, err);
-        return 0;
+        return -1;
     }
-    struct sse_event_meta m = {.id = sse_event_id_pick(message_id, c->last_id),
-                               .time_us = rc_tick_time_us(&t)};
+    *m = (struct sse_event_meta){.id = sse_event_id_pick(message_id, c->last_id),
+                                 .time_us = rc_tick_time_us(&t)};
     /* Filters compare upper case, as rc_pairs_parse() produces. */
     for (size_t i = 0; t.base[i]; i++)
-        m.base[i] = (char)toupper((unsigned char)t.base[i]);
+        m->base[i] = (char)toupper((unsigned char)t.base[i]);
     for (size_t i = 0; t.quote[i]; i++)
-        m.quote[i] = (char)toupper((unsigned char)t.quote[i]);
-    size_t len;
-    char *frame = sse_frame_event(m.id, NULL, t.json, t.json_len, &len);
+        m->quote[i] = (char)toupper((unsigned char)t.quote[i]);
+    ev->frame = sse_frame_event(m->id, NULL, t.json, t.json_len, &ev->len);
+    ev->meta = m;
     rc_tick_clear(&t);
-    if (frame == NULL) {
+    if (ev->frame == NULL) {
         rc_error("out of memory framing a message: dropped");
-        return 0;
+        return -1;
     }
-    c->last_id = m.id;
-    sse_hub_publish(c->hub, frame, len, &m);
+    c->last_id = m->id;
+    return 0;
+}
+
+/* Frame a message and hand it to the hub on its own. Returns the id it
+ * got, or 0 when it was dropped. */
+static uint64_t handle_message(struct sse_consumer *c, const char *body, size_t blen,
+                               const char *message_id)
+{
+    struct sse_hub_event ev;
+    struct sse_event_meta m;
+    if (frame_message(c, body, blen, message_id, &ev, &m) < 0)
+        return 0;
+    sse_hub_publish_batch(c->hub, &ev, 1);
     return m.id;
 }
 
-/* Consume until the connection fails or we are told to stop. */
+static void flush_batch(struct sse_consumer *c)
+{
+    sse_hub_publish_batch(c->hub, c->batch, c->nbatch);
+    c->nbatch = 0;
+}
+
+/* Consume until the connection fails or we are told to stop.
+ *
+ * A fetcher tick of several pairs arrives as a burst. Deliveries that are
+ * already here (in rabbitmq-c's buffer) are taken without waiting and go
+ * to the hub as one batch, so each client is woken once and gets them in
+ * one send(); the batch is handed over as soon as nothing more is waiting,
+ * so a lone event is never held back to see whether others follow. */
 static void consume(struct sse_consumer *c, struct rc_amqp *a)
 {
     char err[512];
     struct rc_amqp_delivery d;
     while (!atomic_load(&c->stop)) {
-        int rc = rc_amqp_next(a, POLL_MS, &d, err, sizeof err);
+        if (c->nbatch && (c->nbatch == SSE_HUB_BATCH_MAX || !rc_amqp_buffered(a)))
+            flush_batch(c);
+        int rc = rc_amqp_next(a, c->nbatch ? 0 : POLL_MS, &d, err, sizeof err);
         if (rc < 0) {
+            flush_batch(c);
             rc_warn("broker: %s", err);
             return;
         }
         if (rc == 1) {
-            if (!d.stream)
-                handle_message(c, d.body, d.len, d.message_id);
+            if (!d.stream && frame_message(c, d.body, d.len, d.message_id, &c->batch[c->nbatch],
+                                           &c->batch_meta[c->nbatch]) == 0)
+                c->nbatch++;
             rc_amqp_delivery_clear(&d);
         }
     }
+    flush_batch(c);
 }
 
 static void sleep_unless_stopped(struct sse_consumer *c, int64_t ms)

@@ -447,7 +447,10 @@ static char *keep_latest(struct sse_hub *h, const struct frame *f, uint64_t seq)
     return drop;
 }
 
-void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct sse_event_meta *m)
+/* Caller holds the lock. Put one frame in the ring; *old and *dropped get
+ * buffers to free once the lock is released (or NULL). */
+static void append_locked(struct sse_hub *h, char *frame, size_t len,
+                          const struct sse_event_meta *m, char **old, char **dropped)
 {
     struct frame f = {.buf = frame, .len = len};
     if (m) {
@@ -459,7 +462,6 @@ void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct ss
             f.pair_hash = pair_hash(f.base, f.quote);
         }
     }
-    pthread_mutex_lock(&h->lock);
     if (f.id > h->last_key)
         h->last_key = f.id;
     f.key = h->last_key;
@@ -467,21 +469,25 @@ void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct ss
         h->last_time = (uint64_t)f.time_us;
     f.tkey = h->last_time;
     struct frame *slot = &h->ring[h->head % h->cap];
-    char *old = slot->buf;
+    *old = slot->buf;
     /* The frame leaving the ring may be its pair's newest: the table keeps it. */
-    if (old && slot->pair_hash) {
+    if (*old && slot->pair_hash) {
         long i = find_latest(h, slot);
         if (i >= 0 && h->latest[i].seq == h->head - h->cap)
-            old = NULL;
+            *old = NULL;
     }
     *slot = f;
     h->head++;
     h->st.published++;
-    char *dropped = keep_latest(h, &f, h->head - 1);
-    /* One pass: wake the idle, cut the stalled. A subscriber that is not
-     * parked yet lags a whole ring behind has a full socket (its client
-     * stopped reading); its reader would only run once the socket drains,
-     * which may be never. */
+    *dropped = keep_latest(h, &f, h->head - 1);
+}
+
+/* Caller holds the lock. One pass over the subscribers after new frames:
+ * wake the idle, cut the stalled. A subscriber that is not parked yet lags
+ * a whole ring behind has a full socket (its client stopped reading); its
+ * reader would only run once the socket drains, which may be never. */
+static void wake_pass_locked(struct sse_hub *h)
+{
     for (struct sse_sub *s = h->subs; s; s = s->next) {
         if (s->parked) {
             wake_one(s);
@@ -492,9 +498,35 @@ void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct ss
                 s->cut(s->ctx);
         }
     }
+}
+
+void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct sse_event_meta *m)
+{
+    struct sse_hub_event ev = {.frame = frame, .len = len, .meta = m};
+    sse_hub_publish_batch(h, &ev, 1);
+}
+
+void sse_hub_publish_batch(struct sse_hub *h, const struct sse_hub_event *ev, size_t n)
+{
+    char *gone[2 * SSE_HUB_BATCH_MAX];
+    size_t ngone = 0;
+    if (n > SSE_HUB_BATCH_MAX) { /* the caller's mistake; still, lose nothing */
+        sse_hub_publish_batch(h, ev, SSE_HUB_BATCH_MAX);
+        sse_hub_publish_batch(h, ev + SSE_HUB_BATCH_MAX, n - SSE_HUB_BATCH_MAX);
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < n; i++) {
+        append_locked(h, ev[i].frame, ev[i].len, ev[i].meta, &gone[ngone], &gone[ngone + 1]);
+        ngone += 2;
+    }
+    /* Events that came together go out together: one wake per subscriber
+     * for the whole batch, so each reads them in one go (one send()). */
+    if (n > 0)
+        wake_pass_locked(h);
     pthread_mutex_unlock(&h->lock);
-    free(old); /* outside the lock: nobody can reach them any more */
-    free(dropped);
+    for (size_t i = 0; i < ngone; i++)
+        free(gone[i]); /* outside the lock: nobody can reach them any more */
 }
 
 void sse_hub_heartbeat(struct sse_hub *h)

@@ -147,6 +147,19 @@ int sse_hub_full(struct sse_hub *h);
  * subscribers get it). */
 void sse_hub_publish(struct sse_hub *h, char *frame, size_t len, const struct sse_event_meta *m);
 
+/* Several frames at once, in order (the hub takes each frame; meta as for
+ * sse_hub_publish, borrowed): what sse_hub_publish does for each, but
+ * every parked subscriber is woken once for all of them, so that a burst
+ * (a fetcher tick of several pairs) reaches each client in one read and
+ * one send(). At most SSE_HUB_BATCH_MAX per call is the intended use. */
+#define SSE_HUB_BATCH_MAX 64
+struct sse_hub_event {
+    char *frame;
+    size_t len;
+    const struct sse_event_meta *meta;
+};
+void sse_hub_publish_batch(struct sse_hub *h, const struct sse_hub_event *ev, size_t n);
+
 /* Ask every subscriber to send a heartbeat comment if it has had nothing
  * else since the last one, waking the parked ones: that write is also how a
  * dead peer is found. */

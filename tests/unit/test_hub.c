@@ -908,6 +908,47 @@ static void test_resume_exact_id(void **state)
     sse_hub_free(h);
 }
 
+/* A burst published as one batch: every parked subscriber is woken once
+ * and reads the whole burst in one read; order and ids as published one
+ * by one. */
+static void test_publish_batch(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(8, 10);
+    struct fake f1, f2;
+    struct sse_sub *a = sub(h, &f1, NULL), *b = sub(h, &f2, NULL);
+    read_parked(h, a);
+    read_parked(h, b);
+    struct sse_event_meta m[3];
+    struct sse_hub_event ev[3];
+    char text[128];
+    for (int i = 0; i < 3; i++) {
+        size_t n = ev_text(text, sizeof text, (uint64_t)(10 + i), "BTC", "USD");
+        ev[i] = (struct sse_hub_event){.frame = malloc(n), .len = n, .meta = &m[i]};
+        assert_non_null(ev[i].frame);
+        memcpy(ev[i].frame, text, n);
+        m[i] = (struct sse_event_meta){.id = (uint64_t)(10 + i)};
+        snprintf(m[i].base, sizeof m[i].base, "BTC");
+        snprintf(m[i].quote, sizeof m[i].quote, "USD");
+    }
+    sse_hub_publish_batch(h, ev, 3);
+    assert_int_equal(f1.wakes, 1);
+    assert_int_equal(f2.wakes, 1);
+    char want[512];
+    want_ids(want, sizeof want, 10, 12, 1);
+    read_expect(h, a, want); /* the whole burst in one read */
+    read_expect(h, b, want);
+    read_parked(h, a);
+    sse_hub_publish_batch(h, ev, 0); /* nothing: no wake */
+    assert_int_equal(f1.wakes, 1);
+    assert_int_equal(stats(h).published, 3);
+    assert_int_equal(sse_hub_newest_id(h), 12);
+    assert_int_equal(f1.violations + f2.violations, 0);
+    sse_hub_unsubscribe(h, a);
+    sse_hub_unsubscribe(h, b);
+    sse_hub_free(h);
+}
+
 /* A gap (events lost that the history stream could not fill): resumes
  * from before it get a reset, open streams are ended, and resumes from
  * after it replay as usual. */
@@ -2468,6 +2509,7 @@ int main(void)
         cmocka_unit_test(test_kick),
         cmocka_unit_test(test_resume_exact_id),
         cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_publish_batch),
         cmocka_unit_test(test_resume_small_reads),
         cmocka_unit_test(test_resume_between_ids),
         cmocka_unit_test(test_resume_at_newest),
