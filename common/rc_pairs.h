@@ -1,5 +1,5 @@
 /* rc_pairs: "BTC/USD,ETH/USD" lists of currency pairs, as given to
- * `fetcher --pairs` and (later) to the stream's ?pairs= filter. */
+ * `fetcher --pairs` and to the stream's ?pairs= filter. */
 #ifndef RC_PAIRS_H
 #define RC_PAIRS_H
 

@@ -1,8 +1,12 @@
 /* sse-server: streams every exchange-rate message from the fanout exchange
  * to every connected EventSource client.
  *
- * Threads: libmicrohttpd's workers (HTTP), one AMQP consumer, and this main
- * thread, which only waits for a signal and drives heartbeats.
+ * Threads: libmicrohttpd's workers (HTTP: requests, greetings), the stream
+ * writers (every event after the greeting: writer.h), the reaper (hang-ups
+ * of idle streams: reaper.h), one AMQP consumer (live queue and history
+ * backfill: consumer.h), the broadcast publisher's callers (HTTP workers,
+ * under its lock), and this main thread, which only waits for a signal and
+ * drives heartbeats.
  *
  * Exit codes: 0 after SIGINT/SIGTERM, 1 when a component cannot start,
  * 2 for a configuration error.

@@ -29,7 +29,7 @@ server() {
     WPID[$key]=$SPAWNED
     wait_for 5 grep -qs '^retry: ' "$D/w$key.out" || bail "the watching client of $key connects"
 }
-server m "$D/main.log"                       # defaults: 16 KiB per-connection pool, 10 s request timeout
+server m "$D/main.log"                       # defaults: 6 KiB per-connection pool, 10 s request timeout
 server s "$D/slow.log" --request-timeout 2s  # slowloris and garbage
 server f "$D/flood.log" --max-clients 50     # the connection flood
 SSE_PUBLISH_TOKEN=$TOKEN server b "$D/bcast.log"
