@@ -28,6 +28,12 @@ struct rc_amqp {
     int stream_open;         /* STREAM_CHANNEL is open and consuming */
     unsigned stream_unacked; /* deliveries since the last ack (the stream's credit) */
     uint64_t stream_last_tag;
+    /* Each read of the stream has a consumer tag of its own: deliveries of
+     * an earlier read on the same channel number, still queued in
+     * rabbitmq-c when the channel was closed and opened again, must not be
+     * taken for the new read's (they would be its "first" messages). */
+    char stream_tag[32];
+    unsigned stream_reads;
 };
 
 static void close_ok(struct rc_amqp *a, amqp_channel_t ch);
@@ -605,9 +611,10 @@ int rc_amqp_stream_open(struct rc_amqp *a, const char *stream, const char *spec,
         arg.value.value.i64 = offset;
     }
     amqp_table_t table = {.num_entries = 1, .entries = &arg};
-    amqp_basic_consume(a->conn, STREAM_CHANNEL, amqp_cstring_bytes(stream), amqp_empty_bytes,
-                       0 /* no_local */, 0 /* no_ack: streams want acks */, 0 /* exclusive */,
-                       table);
+    snprintf(a->stream_tag, sizeof a->stream_tag, "ratecast-history-%u", ++a->stream_reads);
+    amqp_basic_consume(a->conn, STREAM_CHANNEL, amqp_cstring_bytes(stream),
+                       amqp_cstring_bytes(a->stream_tag), 0 /* no_local */,
+                       0 /* no_ack: streams want acks */, 0 /* exclusive */, table);
     if (amqp_get_rpc_reply(a->conn).reply_type != AMQP_RESPONSE_NORMAL)
         goto refused;
     return 0;
@@ -684,7 +691,10 @@ int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery 
     }
     a->have_envelope = 1;
     if (a->envelope.channel == STREAM_CHANNEL) {
-        if (!a->stream_open) { /* in flight when the channel was closed */
+        const amqp_bytes_t *tag = &a->envelope.consumer_tag;
+        if (!a->stream_open || tag->len != strlen(a->stream_tag) ||
+            memcmp(tag->bytes, a->stream_tag, tag->len) != 0) {
+            /* In flight when the channel was closed: an earlier read's. */
             amqp_destroy_envelope(&a->envelope);
             a->have_envelope = 0;
             return 0;

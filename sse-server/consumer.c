@@ -30,6 +30,7 @@ struct sse_consumer {
     int history_refusal_logged;
     int history_retries;       /* transient refusals in a row */
     int history_empty;         /* the broker said the stream had nothing when declared */
+    int first_fill;            /* this backfill fills an empty ring */
     int64_t history_off_until; /* no stream support: do not ask before this */
     struct sse_consumer_stats st;
 };
@@ -67,16 +68,20 @@ static int frame_message(struct sse_consumer *c, const char *body, size_t blen,
     return 0;
 }
 
-/* Frame a message and hand it to the hub on its own. Returns the id it
- * got, or 0 when it was dropped. */
+/* Frame a message and hand it to the hub on its own (as the past, with
+ * past set: see sse_hub_publish_history). Returns the id it got, or 0 when
+ * it was dropped. */
 static uint64_t handle_message(struct sse_consumer *c, const char *body, size_t blen,
-                               const char *message_id)
+                               const char *message_id, int past)
 {
     struct sse_hub_event ev;
     struct sse_event_meta m;
     if (frame_message(c, body, blen, message_id, &ev, &m) < 0)
         return 0;
-    sse_hub_publish_batch(c->hub, &ev, 1);
+    if (past)
+        sse_hub_publish_history(c->hub, &ev, 1);
+    else
+        sse_hub_publish_batch(c->hub, &ev, 1);
     return m.id;
 }
 
@@ -174,7 +179,8 @@ static int bf_take(struct sse_consumer *c, struct sse_backfill *b, struct rc_amq
             if (v == 2)
                 mark_gap(c);
             if (v)
-                sse_backfill_published(b, handle_message(c, d.body, d.len, d.message_id));
+                sse_backfill_published(
+                    b, handle_message(c, d.body, d.len, d.message_id, c->first_fill));
         }
     } else if (sse_backfill_hold(b, d.body, d.len, d.message_id) < 0) {
         rc_amqp_delivery_clear(&d);
@@ -255,7 +261,7 @@ static void bf_release(struct sse_consumer *c, struct sse_backfill *b)
             atomic_fetch_add(&c->st.live_duplicates, 1);
             continue;
         }
-        sse_backfill_published(b, handle_message(c, body, len, mid));
+        sse_backfill_published(b, handle_message(c, body, len, mid, 0));
     }
 }
 
@@ -266,6 +272,10 @@ static void bf_release(struct sse_consumer *c, struct sse_backfill *b)
 static int backfill(struct sse_consumer *c, struct rc_amqp *a)
 {
     int64_t t0 = rc_mono_ms(), end = -1;
+    /* An empty ring is filled with the past: streams opened meanwhile are
+     * live and do not get it (they would take it for new events); a ring
+     * with a hole gets what its streams missed. */
+    c->first_fill = c->last_id == 0;
     struct sse_backfill *b = sse_backfill_new(c->last_id, HOLD_MAX);
     if (b == NULL) {
         rc_error("out of memory starting the history read: going live without it");
@@ -402,6 +412,7 @@ static void *run(void *arg)
             }
         } else {
             int64_t delay = rc_backoff_next(&bo);
+            atomic_fetch_add(&c->st.connect_failures, 1);
             rc_warn("broker: %s; retrying in %" PRId64 " ms", err, delay);
             sleep_unless_stopped(c, delay);
         }

@@ -38,6 +38,7 @@ struct sse_consumer_stats {
     atomic_uint_fast64_t received;         /* messages taken from the broker */
     atomic_uint_fast64_t invalid;          /* dropped: not a valid tick */
     atomic_uint_fast64_t connects;         /* successful (re)connections */
+    atomic_uint_fast64_t connect_failures; /* attempts that failed */
     atomic_int connected;                  /* 1 while consuming (after any backfill) */
     atomic_int history;                    /* 1: the stream is declared and readable */
     atomic_uint_fast64_t history_refused;  /* declares or reads the broker refused */

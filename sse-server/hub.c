@@ -529,6 +529,23 @@ void sse_hub_publish_batch(struct sse_hub *h, const struct sse_hub_event *ev, si
         free(gone[i]); /* outside the lock: nobody can reach them any more */
 }
 
+void sse_hub_publish_history(struct sse_hub *h, const struct sse_hub_event *ev, size_t n)
+{
+    char *gone[2];
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&h->lock);
+        uint64_t before = h->head;
+        append_locked(h, ev[i].frame, ev[i].len, ev[i].meta, &gone[0], &gone[1]);
+        /* Past it for everyone who was caught up: to them it is the past. */
+        for (struct sse_sub *s = h->subs; s; s = s->next)
+            if (s->next_seq == before && s->off == 0)
+                s->next_seq = h->head;
+        pthread_mutex_unlock(&h->lock);
+        free(gone[0]);
+        free(gone[1]);
+    }
+}
+
 void sse_hub_heartbeat(struct sse_hub *h)
 {
     pthread_mutex_lock(&h->lock);

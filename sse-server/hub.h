@@ -160,6 +160,12 @@ struct sse_hub_event {
 };
 void sse_hub_publish_batch(struct sse_hub *h, const struct sse_hub_event *ev, size_t n);
 
+/* Frames from before now (a replica's first fill from the history
+ * stream): into the ring, the replay window and the snapshot, but not to
+ * the subscribers already caught up, for whom they are the past (nobody is
+ * woken). */
+void sse_hub_publish_history(struct sse_hub *h, const struct sse_hub_event *ev, size_t n);
+
 /* Ask every subscriber to send a heartbeat comment if it has had nothing
  * else since the last one, waking the parked ones: that write is also how a
  * dead peer is found. */

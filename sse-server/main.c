@@ -154,6 +154,30 @@ static int load_config(struct config *c, int argc, char **argv)
     return 0;
 }
 
+/* With a history stream, listen only once the ring is filled from it (or
+ * after STARTUP_WAIT_MS, when the broker is slow or away): a client that
+ * resumes before then would get a reset for events the stream has, and
+ * one that does not would be handed the past as new events. Until the port
+ * listens, connections are refused, which a browser's EventSource retries
+ * and a proxy passes to another replica (a 503 would end an EventSource
+ * for good). */
+#define STARTUP_WAIT_MS 5000
+static void wait_for_history(const struct config *cfg, const struct sse_consumer_stats *st)
+{
+    if (!cfg->has_history)
+        return;
+    int64_t until = rc_mono_ms() + STARTUP_WAIT_MS;
+    /* A broker that cannot be reached at all is not waited for: streams
+     * are served meanwhile, as they always were. */
+    while (!stop && !atomic_load(&st->connected) && rc_mono_ms() < until &&
+           (atomic_load(&st->connects) > 0 || atomic_load(&st->connect_failures) == 0))
+        rc_sleep_until_ms(rc_mono_ms() + 20);
+    if (!atomic_load(&st->connected))
+        rc_warn("broker: the history is not read after %d ms: listening anyway (/readyz says 503 "
+                "until it is)",
+                STARTUP_WAIT_MS);
+}
+
 /* Every client is a socket: lift the soft open-file limit to the hard one
  * and say so if it still cannot hold --max-clients. */
 static void raise_nofile(unsigned max_clients)
@@ -247,6 +271,7 @@ int main(int argc, char **argv)
         rc_error("cannot start the consumer thread");
         goto out;
     }
+    wait_for_history(&cfg, sse_consumer_stats(consumer));
     if ((http = sse_http_start(&hcfg, hub, sse_consumer_stats(consumer), broadcast, err,
                                sizeof err)) == NULL) {
         rc_error("%s", err);
