@@ -146,3 +146,72 @@ same_ticks() {
         diff <(grep -F "$sel" "$1") <(grep -F "$sel" "$2") >/dev/null || return 1
     done
 }
+
+# free_ports FIRST COUNT N: N ports of FIRST..FIRST+COUNT-1 that nobody
+# listens on (a test's own fixed range, below the ephemeral range), starting
+# at a pid-dependent offset so two runs at once rarely collide.
+free_ports() {
+    local first=$1 count=$2 n=$3 i p used
+    used=$(ss -Hltn | awk '{ sub(/.*:/, "", $4); print $4 }')
+    for ((i = 0; i < count && n > 0; i++)); do
+        p=$((first + ($$ + i) % count))
+        grep -qx "$p" <<<"$used" && continue
+        echo "$p"
+        n=$((n - 1))
+    done
+    [ "$n" -eq 0 ]
+}
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+
+# ---- Debian's nginx with deploy/nginx/ratecast.conf (nginx_proxy.sh,
+# rolling_restart.sh). NGINX, and the test's $D, are set by the caller.
+
+# nginx_cert: a throwaway certificate for 127.0.0.1 in $D/cert.pem and
+# $D/key.pem (never committed): clients verify it with --cacert rather than
+# skipping verification.
+nginx_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$D/key.pem" -out "$D/cert.pem" >"$D/openssl.log" 2>&1
+}
+
+# nginx_render NAME render-options...: the committed config rendered with
+# the site values given (and the certificate of nginx_cert) into
+# $D/NAME/ratecast.conf, and the check that only site values differ from
+# the committed file.
+nginx_render() {
+    local name=$1 conf=$TOP/deploy/nginx/ratecast.conf
+    shift
+    mkdir -p "$D/$name"
+    "$TOP/deploy/nginx/render" --server-name localhost --cert "$D/cert.pem" --key "$D/key.pem" \
+        "$@" "$conf" >"$D/$name/ratecast.conf" 2>"$D/render.err" ||
+        bail "deploy/nginx/render renders the committed config ($(cat "$D/render.err"))"
+    local site='^[<>] *(server [^ ]+ max_fails|listen |server_name |ssl_certificate|proxy_read_timeout |allow )'
+    check "the rendered config is the committed one but for the site values" \
+        bash -c "! diff '$conf' '$D/$name/ratecast.conf' | grep '^[<>]' | grep -vE '$site'"
+}
+
+# nginx_conf NAME [WORKER_CONNECTIONS]: a top-level nginx.conf for $D/NAME
+# that includes the rendered $D/NAME/ratecast.conf, with every path nginx
+# writes under $D. A proxied stream holds two connections in nginx.
+nginx_conf() {
+    local dir=$D/$1 t
+    mkdir -p "$dir/tmp"
+    {
+        echo "daemon off;"
+        echo "worker_processes 1;"
+        # As root, workers would switch to "nobody", who cannot enter $D.
+        [ "$(id -u)" = 0 ] && echo "user root;"
+        echo "pid $dir/nginx.pid;"
+        echo "error_log $dir/error.log info;"
+        echo "events { worker_connections ${2:-256}; }"
+        echo "http {"
+        echo "    access_log $dir/access.log;"
+        for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $dir/tmp/$t;"; done
+        echo "    include $dir/ratecast.conf;"
+        echo "}"
+    } >"$dir/nginx.conf"
+}
+nginx_t() { "$NGINX" -t -q -p "$D/$1/" -c "$D/$1/nginx.conf" -e "$D/$1/error.log"; }
+# nginx_spawn NAME: run it (not a daemon) until the test ends.
+nginx_spawn() { spawn "$D/nginx-$1.log" "$NGINX" -p "$D/$1/" -c "$D/$1/nginx.conf" -e "$D/$1/error.log"; }

@@ -26,28 +26,12 @@ if [ ! -x "$BIN/sse-load" ]; then
         "$TOP/bench/sse-load.c" -lm || bail "build $BIN/sse-load"
 fi
 
-# free_ports N: N ports from 6200-6299 nobody listens on (this test's range),
-# starting at a pid-dependent offset so two runs at once rarely collide.
-free_ports() {
-    local n=$1 i p used
-    used=$(ss -Hltn | awk '{ sub(/.*:/, "", $4); print $4 }')
-    for ((i = 0; i < 100 && n > 0; i++)); do
-        p=$((6200 + ($$ + i) % 100))
-        grep -qx "$p" <<<"$used" && continue
-        echo "$p"
-        n=$((n - 1))
-    done
-    [ "$n" -eq 0 ]
-}
-ports=$(free_ports 4 | xargs) || bail "4 free ports in 6200-6299"
+# Ports from 6200-6299 (this test's range).
+ports=$(free_ports 6200 100 4 | xargs) || bail "4 free ports in 6200-6299"
 read -r P_HTTP P_TLS P_PLAIN P_CTL <<<"$ports"
 echo "# ports: redirect $P_HTTP, tls $P_TLS, plain $P_PLAIN, control $P_CTL"
 
-# A throwaway certificate for 127.0.0.1 (never committed): clients verify
-# it with --cacert rather than skipping verification.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-    -keyout "$D/key.pem" -out "$D/cert.pem" >"$D/openssl.log" 2>&1 || bail "openssl makes a certificate"
+nginx_cert || bail "openssl makes a certificate"
 
 start_fake "$D/fake.log"
 start_sse "$D/a.log" --heartbeat 1s
@@ -61,41 +45,13 @@ for r in "$A" "$B" "$C"; do
     wait_for 10 metric_is_at "$r" sse_broker_connected 1 || bail "replica $r consumes"
 done
 
-# nginx_conf NAME: a top-level nginx.conf for $D/NAME that includes the
-# rendered $D/NAME/ratecast.conf, with every path nginx writes under $D.
-nginx_conf() {
-    local dir=$D/$1 t
-    mkdir -p "$dir/tmp"
-    {
-        echo "daemon off;"
-        echo "worker_processes 1;"
-        # As root, workers would switch to "nobody", who cannot enter $D.
-        [ "$(id -u)" = 0 ] && echo "user root;"
-        echo "pid $dir/nginx.pid;"
-        echo "error_log $dir/error.log info;"
-        echo "events { worker_connections 256; }"
-        echo "http {"
-        echo "    access_log $dir/access.log;"
-        for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $dir/tmp/$t;"; done
-        echo "    include $dir/ratecast.conf;"
-        echo "}"
-    } >"$dir/nginx.conf"
-}
-nginx_t() { "$NGINX" -t -q -p "$D/$1/" -c "$D/$1/nginx.conf" -e "$D/$1/error.log"; }
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
-
 # The production file, rendered for this machine. Only the site values may
 # differ from the committed file.
 CONF=$TOP/deploy/nginx/ratecast.conf
-mkdir -p "$D/main" "$D/ctl"
-"$TOP/deploy/nginx/render" --upstream "127.0.0.1:$A_PORT" --upstream "127.0.0.1:$B_PORT" \
-    --server-name localhost --http "127.0.0.1:$P_HTTP" --https "127.0.0.1:$P_TLS" \
-    --plain "127.0.0.1:$P_PLAIN" --cert "$D/cert.pem" --key "$D/key.pem" \
-    --read-timeout 3s --internal 127.0.0.2 "$CONF" >"$D/main/ratecast.conf" 2>"$D/render.err" ||
-    bail "deploy/nginx/render renders the committed config ($(cat "$D/render.err"))"
-site='^[<>] *(server [^ ]+ max_fails|listen |server_name |ssl_certificate|proxy_read_timeout |allow )'
-check "the rendered config is the committed one but for the site values" \
-    bash -c "! diff '$CONF' '$D/main/ratecast.conf' | grep '^[<>]' | grep -vE '$site'"
+nginx_render main --upstream "127.0.0.1:$A_PORT" --upstream "127.0.0.1:$B_PORT" \
+    --http "127.0.0.1:$P_HTTP" --https "127.0.0.1:$P_TLS" --plain "127.0.0.1:$P_PLAIN" \
+    --read-timeout 3s --internal 127.0.0.2
+mkdir -p "$D/ctl"
 check "... with proxy_buffering off on the stream" grep -q '^ *proxy_buffering off;' "$D/main/ratecast.conf"
 # The control: the same file, plain HTTP, in front of the 30 s-heartbeat
 # replica, with what commonly breaks SSE behind nginx switched on: response
@@ -115,8 +71,8 @@ nginx_conf main
 nginx_conf ctl
 check "nginx -t accepts the rendered config" nginx_t main
 nginx_t ctl 2>"$D/ctl-t.err" || bail "nginx -t accepts the control config ($(cat "$D/ctl-t.err"))"
-spawn "$D/nginx-main.log" "$NGINX" -p "$D/main/" -c "$D/main/nginx.conf" -e "$D/main/error.log"
-spawn "$D/nginx-ctl.log" "$NGINX" -p "$D/ctl/" -c "$D/ctl/nginx.conf" -e "$D/ctl/error.log"
+nginx_spawn main
+nginx_spawn ctl
 wait_for 5 bash -c "$(declare -f listening); listening $P_TLS && listening $P_PLAIN && listening $P_CTL" ||
     bail "nginx listens ($(tail -3 "$D/main/error.log" "$D/ctl/error.log"))"
 TLS=https://127.0.0.1:$P_TLS
