@@ -35,6 +35,25 @@ struct sse_consumer {
     struct sse_consumer_stats st;
 };
 
+/* A producer that publishes at least once (the fetcher resends a tick whose
+ * confirm a broken connection swallowed, and a cluster node can refuse the
+ * first publish on a new channel after it routed it) delivers the same
+ * message_id twice. An id at or below the last one is such a repeat when
+ * the ring has it; otherwise it is a late producer's, and gets a new id as
+ * before. */
+static int is_duplicate(struct sse_consumer *c, const char *message_id)
+{
+    uint64_t id;
+    if (message_id == NULL || sse_event_id_parse(message_id, &id) < 0 || id > c->last_id)
+        return 0;
+    if (id == c->last_id)
+        return 1;
+    for (size_t i = 0; i < c->nbatch; i++) /* framed, not yet in the ring */
+        if (c->batch_meta[i].id == id)
+            return 1;
+    return sse_hub_has_id(c->hub, id);
+}
+
 /* Frame a message into *ev (its meta in *m): 0, or -1 when it is dropped
  * (invalid, counted and logged; or out of memory). It gets its id now. */
 static int frame_message(struct sse_consumer *c, const char *body, size_t blen,
@@ -43,6 +62,10 @@ static int frame_message(struct sse_consumer *c, const char *body, size_t blen,
     struct rc_tick t;
     char err[256];
     atomic_fetch_add(&c->st.received, 1);
+    if (is_duplicate(c, message_id)) {
+        atomic_fetch_add(&c->st.duplicates, 1);
+        return -1;
+    }
     if (rc_tick_parse(&t, body, blen, err, sizeof err) < 0) {
         uint64_t n = atomic_fetch_add(&c->st.invalid, 1) + 1;
         /* A flood of garbage must not flood the log: the counter has it all. */
@@ -87,6 +110,8 @@ static uint64_t handle_message(struct sse_consumer *c, const char *body, size_t 
 
 static void flush_batch(struct sse_consumer *c)
 {
+    if (c->nbatch == 0)
+        return;
     sse_hub_publish_batch(c->hub, c->batch, c->nbatch);
     c->nbatch = 0;
 }

@@ -37,6 +37,7 @@ struct sse_consumer_config {
 struct sse_consumer_stats {
     atomic_uint_fast64_t received;         /* messages taken from the broker */
     atomic_uint_fast64_t invalid;          /* dropped: not a valid tick */
+    atomic_uint_fast64_t duplicates;       /* dropped: a message_id already delivered */
     atomic_uint_fast64_t connects;         /* successful (re)connections */
     atomic_uint_fast64_t connect_failures; /* attempts that failed */
     atomic_int connected;                  /* 1 while consuming (after any backfill) */

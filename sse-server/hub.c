@@ -607,6 +607,19 @@ void sse_hub_mark_gap(struct sse_hub *h)
     pthread_mutex_unlock(&h->lock);
 }
 
+int sse_hub_has_id(struct sse_hub *h, uint64_t id)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t count = h->head < h->cap ? h->head : h->cap;
+    uint64_t first = h->head - count;
+    /* Keys never decrease along the ring: the first frame above id - 1 is
+     * the one with id, if it is there. */
+    uint64_t seq = id ? first_seq_above(h, first, 0, id - 1) : h->head;
+    int has = seq < h->head && h->ring[seq % h->cap].id == id;
+    pthread_mutex_unlock(&h->lock);
+    return has;
+}
+
 uint64_t sse_hub_newest_id(struct sse_hub *h)
 {
     pthread_mutex_lock(&h->lock);

@@ -194,6 +194,9 @@ void sse_hub_kick(struct sse_hub *h, struct sse_sub *s);
  * and learns of it the same way. */
 void sse_hub_mark_gap(struct sse_hub *h);
 
+/* 1 when an event with this id (> 0) is in the ring. */
+int sse_hub_has_id(struct sse_hub *h, uint64_t id);
+
 /* The newest id in the ring (0: none yet). */
 uint64_t sse_hub_newest_id(struct sse_hub *h);
 

@@ -81,6 +81,10 @@ char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consu
          atomic_load(&c->received)},
         {"sse_broker_invalid_messages_total", "counter", "Broker messages dropped as invalid.",
          atomic_load(&c->invalid)},
+        {"sse_broker_duplicates_total", "counter",
+         "Broker messages dropped as repeats of a message_id already delivered (a producer's "
+         "resend).",
+         atomic_load(&c->duplicates)},
         {"sse_broker_connects_total", "counter", "Successful broker (re)connections.",
          atomic_load(&c->connects)},
         {"sse_broker_connected", "gauge", "1 while consuming from the broker.",

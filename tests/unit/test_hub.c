@@ -949,6 +949,22 @@ static void test_publish_batch(void **state)
     sse_hub_free(h);
 }
 
+/* sse_hub_has_id: exactly the ids the ring still holds. */
+static void test_has_id(void **state)
+{
+    (void)state;
+    struct sse_hub *h = sse_hub_new(4, 10);
+    assert_false(sse_hub_has_id(h, 10));
+    publish_ids(h, 10, 60, 10); /* 10..60: the ring keeps 30..60 */
+    assert_true(sse_hub_has_id(h, 30));
+    assert_true(sse_hub_has_id(h, 60));
+    assert_false(sse_hub_has_id(h, 20)); /* lapped */
+    assert_false(sse_hub_has_id(h, 35));
+    assert_false(sse_hub_has_id(h, 70));
+    assert_false(sse_hub_has_id(h, 0));
+    sse_hub_free(h);
+}
+
 /* A gap (events lost that the history stream could not fill): resumes
  * from before it get a reset, open streams are ended, and resumes from
  * after it replay as usual. */
@@ -2509,6 +2525,7 @@ int main(void)
         cmocka_unit_test(test_kick),
         cmocka_unit_test(test_resume_exact_id),
         cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_has_id),
         cmocka_unit_test(test_publish_batch),
         cmocka_unit_test(test_resume_small_reads),
         cmocka_unit_test(test_resume_between_ids),
