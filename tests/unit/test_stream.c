@@ -1,6 +1,6 @@
 /* Unit tests for the pure helpers of the stream and HTTP modules:
- * sse_event_id_parse (sse-server/event_id.h), sse_parse_since (sse-server/stream.h) and sse_origin_allowed
- * (sse-server/http.h). */
+ * sse_event_id_parse (sse-server/event_id.h), sse_parse_since (sse-server/stream.h) and
+ * sse_origin_allowed (sse-server/http.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
