@@ -6,8 +6,9 @@
 #   make check-asan the same, built with AddressSanitizer + UBSan (build-asan/, bin-asan/)
 #   make valgrind   sse-server under valgrind memcheck: 10,000 connects and a broker restart
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
-#   make bench      sse-server vs nginx+Nchan vs the raw floor, then the idle,
-#                   reconnect-storm and scale-out scenarios (bench/README.md)
+#   make bench      sse-server vs nginx+Nchan vs the raw floor, single events then
+#                   bursts of 5 and of 20, then the idle, reconnect-storm and
+#                   scale-out scenarios; one combined table (bench/README.md)
 #   make demo       run the whole pipeline locally (see README.md)
 #   make install    install programs, systemd units and docs (PREFIX, DESTDIR; see below)
 #   make uninstall  remove exactly what make install put there
@@ -111,8 +112,8 @@ $(BIN)/sse-load: bench/sse-load.c
 	@$(if $(Q),echo "  CC/LD   $@")
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $< -lm
 
-# The benchmark's floor (one thread, one write per client per event) and
-# its tick publisher.
+# The benchmark's floor (one thread, one write per client per event, or per
+# burst with --per-burst) and its tick publisher.
 $(BIN)/floor $(BIN)/publisher: $(BIN)/%: bench/%.c
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  CC/LD   $@")
@@ -141,8 +142,12 @@ check-asan: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@export RESULTS=$${RESULTS:-$(CURDIR)/bench/results/$$(date +%Y%m%d-%H%M%S)}; \
-	    bench/run && bench/scenarios
+	@R=$${RESULTS:-$(CURDIR)/bench/results/$$(date +%Y%m%d-%H%M%S)}; \
+	    RESULTS=$$R/single BURST=1 bench/run && \
+	    RESULTS=$$R/burst5 BURST=5 bench/run && \
+	    RESULTS=$$R/burst20 BURST=20 bench/run && \
+	    RESULTS=$$R/scenarios bench/scenarios && \
+	    bench/summary "$$R"
 
 valgrind: deps
 	@$(MAKE) --no-print-directory all

@@ -8,7 +8,15 @@
  * with exactly one non-blocking write(). A client whose write would block, is short or fails
  * is dropped: this is a floor, not a server. No ring, no locks, no resume.
  *
- *   floor [--port N] [--amqp-url URL] [--exchange NAME] [--heartbeat SECONDS]
+ *   floor [--port N] [--amqp-url URL] [--exchange NAME] [--heartbeat SECONDS] [--per-burst]
+ *
+ * --per-burst is the floor for bursts (a fetcher tick of several pairs arrives as several
+ * messages at once): when the AMQP socket is readable, every delivery rabbitmq-c then has
+ * buffered (amqp_data_in_buffer, amqp_frames_enqueued) is taken, all their frames are built
+ * into one buffer, and that buffer goes to each client with one write(). As soon as nothing
+ * more is buffered the burst is written: no timer, no waiting for more (a lone message is
+ * written at once). This is how sse-server's consumer batches. Without it, each message is
+ * written to each client as it is decoded: one write() per event.
  *
  * --heartbeat S (0, the default, is off) writes ": heartbeat\n\n" to every streaming client
  * once every S seconds, one write each: the floor of what an idle stream costs
@@ -64,7 +72,14 @@ static int *g_streaming;         /* fds of streaming clients, dense */
 static int g_nstreaming;
 static int g_fd_cap;
 static int g_epfd;
-static unsigned long long g_dropped, g_messages, g_writes, g_heartbeats;
+static unsigned long long g_dropped, g_messages, g_writes, g_heartbeats, g_bursts;
+static bool g_per_burst; /* --per-burst: one write per client per drained burst */
+
+/* Frames built and not yet written: one message's, or with --per-burst one burst's. */
+struct pending {
+    char *p;
+    size_t len, cap;
+};
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig)
@@ -261,23 +276,24 @@ fail:
     return NULL;
 }
 
-/* Builds "id: <message_id>\ndata: <body>\n\n" once and fans it out. */
-static void on_message(const amqp_envelope_t *env, char **frame, size_t *cap)
+/* Appends "id: <message_id>\ndata: <body>\n\n" to out, built once for all clients. */
+static void on_message(const amqp_envelope_t *env, struct pending *out)
 {
     const amqp_basic_properties_t *p = &env->message.properties;
     const amqp_bytes_t *body = &env->message.body;
     size_t idlen = (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id.len : 0;
-    size_t need = 4 + idlen + 1 + 6 + body->len + 2;
-    if (need > *cap) {
-        char *nf = realloc(*frame, need);
+    size_t need = out->len + 4 + idlen + 1 + 6 + body->len + 2;
+    if (need > out->cap) {
+        size_t ncap = need > 2 * out->cap ? need : 2 * out->cap;
+        char *nf = realloc(out->p, ncap);
         if (nf == NULL) {
             fprintf(stderr, "floor: out of memory, message skipped\n");
             return;
         }
-        *frame = nf;
-        *cap = need;
+        out->p = nf;
+        out->cap = ncap;
     }
-    char *f = *frame;
+    char *f = out->p + out->len;
     size_t n = 0;
     if (idlen > 0) {
         memcpy(f, "id: ", 4);
@@ -290,13 +306,21 @@ static void on_message(const amqp_envelope_t *env, char **frame, size_t *cap)
     n += 6 + body->len;
     f[n++] = '\n';
     f[n++] = '\n';
+    out->len += n;
     g_messages++;
-    fan_out(f, n);
 }
 
-/* Drains everything the library can give without blocking. Returns false on a broker
- * error (connection or channel closed, consumer cancelled): a floor does not reconnect. */
-static bool amqp_readable(amqp_connection_state_t conn, char **frame, size_t *cap)
+/* What is pending goes to every client, one write() each. */
+static void flush(struct pending *out)
+{
+    if (out->len == 0)
+        return;
+    fan_out(out->p, out->len);
+    g_bursts++;
+    out->len = 0;
+}
+
+static bool take_deliveries(amqp_connection_state_t conn, struct pending *out)
 {
     do {
         struct timeval zero = {0, 0};
@@ -304,8 +328,10 @@ static bool amqp_readable(amqp_connection_state_t conn, char **frame, size_t *ca
         amqp_maybe_release_buffers(conn);
         amqp_rpc_reply_t r = amqp_consume_message(conn, &env, &zero, 0);
         if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-            on_message(&env, frame, cap);
+            on_message(&env, out);
             amqp_destroy_envelope(&env);
+            if (!g_per_burst)
+                flush(out);
             continue;
         }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
@@ -328,11 +354,25 @@ static bool amqp_readable(amqp_connection_state_t conn, char **frame, size_t *ca
     return true;
 }
 
+/* Takes every delivery that is ready (one read of the socket, then whatever rabbitmq-c has
+ * buffered) and writes each as it comes, or with --per-burst all of them at once when
+ * nothing more is buffered. Returns false on a broker error (connection or channel closed,
+ * consumer cancelled): a floor does not reconnect. */
+static bool amqp_readable(amqp_connection_state_t conn, struct pending *out)
+{
+    bool ok = take_deliveries(conn, out);
+    flush(out);
+    return ok;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: floor [--port N] [--amqp-url URL] [--exchange NAME] [--heartbeat S]\n"
+                 "             [--per-burst]\n"
                  "The benchmark's raw floor: one thread, epoll, one write() per client per\n"
                  "broker message (and per heartbeat every S seconds with --heartbeat S).\n"
+                 "--per-burst: one write() per client per burst (every delivery already\n"
+                 "buffered when the socket is read, no waiting for more).\n"
                  "Listens on 127.0.0.1 (--port 0: any free port, printed).\n");
 }
 
@@ -344,6 +384,7 @@ int main(int argc, char **argv)
         {"amqp-url", required_argument, NULL, 'u'},
         {"exchange", required_argument, NULL, 'e'},
         {"heartbeat", required_argument, NULL, 'b'},
+        {"per-burst", no_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -375,6 +416,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "floor: --heartbeat: 0..86400 seconds\n");
                 return 2;
             }
+            break;
+        case 'B':
+            g_per_burst = true;
             break;
         case 'h':
             usage(stdout);
@@ -440,8 +484,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "listening on port %u\n", (unsigned)ntohs(sin.sin_port));
 
-    char *frame = NULL;
-    size_t cap = 0;
+    struct pending out = {0};
     int rc = 0;
     struct epoll_event evs[EPOLL_BATCH];
     static const char heartbeat[] = ": heartbeat\n\n";
@@ -477,7 +520,7 @@ int main(int argc, char **argv)
             if (fd == lfd) {
                 accept_clients(lfd);
             } else if (fd == afd) {
-                if (!amqp_readable(conn, &frame, &cap)) {
+                if (!amqp_readable(conn, &out)) {
                     rc = 1;
                     g_stop = 1;
                     break;
@@ -492,13 +535,16 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (g_per_burst)
+        fprintf(stderr, "floor: %llu messages in %llu bursts (--per-burst)\n", g_messages,
+                g_bursts);
     fprintf(stderr,
             "floor: %llu messages, %llu writes (%llu heartbeats), %llu clients dropped, %d "
             "streaming\n",
             g_messages, g_writes, g_heartbeats, g_dropped, g_nstreaming);
     for (int i = g_nstreaming - 1; i >= 0; i--)
         drop_client(g_streaming[i]);
-    free(frame);
+    free(out.p);
     amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
     amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(conn);

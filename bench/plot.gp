@@ -1,7 +1,8 @@
 # bench/plot.gp: the benchmark's picture, from bench/run's summary.tsv.
 #   gnuplot -e "datafile='summary.tsv'; outfile='bench.png'; subtitle='...'" bench/plot.gp
-# Columns (tab-separated, header row): 1 system, 5 cpu_us_per_delivery, 6 rss_kib_per_client,
-# 7 p50_ms, 8 p99_ms, 9 max_ms.
+# Columns (tab-separated, header row): 5 cpu_us_per_delivery, 6 rss_kib_per_client,
+# 7 p50_ms, 8 p99_ms, 9 max_ms, 22 label (the system's name in the table: with bursts,
+# "floor (write/event)" and "floor (write/burst)").
 if (!exists("datafile")) datafile = 'summary.tsv'
 if (!exists("outfile")) outfile = 'bench.png'
 if (!exists("subtitle")) subtitle = ''
@@ -32,18 +33,18 @@ set title "delivery latency (ms, log scale)"
 set logscale y
 set yrange [*:lat_max * 3]
 set key top right horizontal
-plot datafile using 7:xtic(1) title "p50", '' using 8 title "p99", '' using 9 title "max"
+plot datafile using 7:xtic(22) title "p50", '' using 8 title "p99", '' using 9 title "max"
 unset logscale y
 
 unset key
 set title "server CPU per delivery (µs)"
 set yrange [0:cpu_max * 1.15]
-plot datafile using 5:xtic(1) lc rgb "#4472c4", \
+plot datafile using 5:xtic(22) lc rgb "#4472c4", \
      '' using 0:5:(sprintf("%.3f", $5)) with labels offset 0,0.8
 
 set title "server RSS per client (KiB, above idle)"
 set yrange [0:rss_max * 1.15]
-plot datafile using 6:xtic(1) lc rgb "#70ad47", \
+plot datafile using 6:xtic(22) lc rgb "#70ad47", \
      '' using 0:6:(sprintf("%.2f", $6)) with labels offset 0,0.8
 
 unset multiplot

@@ -1,15 +1,20 @@
 /*
  * publisher: CoinAPI-shaped ticks at a fixed rate, for the benchmark.
  *
- *   publisher --rate R --duration S [--size B] [--amqp-url URL] [--exchange NAME]
- *             [--nchan-url http://127.0.0.1:PORT/pub]
+ *   publisher --rate R --duration S [--burst K] [--size B] [--amqp-url URL]
+ *             [--exchange NAME] [--nchan-url http://127.0.0.1:PORT/pub]
  *
  * Each body is {"time":"<now, UTC, 7 fractional digits>Z","asset_id_base":"BTC",
  * "asset_id_quote":"USD","rate":<n>} (with --size, an extra "pad" field brings it to about
  * B bytes). "time" is read right before the message is handed to the socket: the load client
  * measures latency from it. Ticks follow absolute CLOCK_MONOTONIC deadlines (tick k at
- * start + k/R), so the rate does not drift; after an overrun whole ticks are skipped, never
- * sent in a burst.
+ * start + k*K/R), so the rate does not drift; after an overrun whole ticks are skipped, never
+ * sent late.
+ *
+ * --burst K (1, the default, is one message per tick) makes each tick what a fetcher polling
+ * K pairs sends: K messages back to back, one per pair (BTC/USD, ETH/USD, ... then the same
+ * bases against EUR, ...: K distinct asset_id_base/asset_id_quote, each with its own rate),
+ * every K/R seconds, so the mean rate stays R messages per second.
  *
  * To the broker (default): basic.publish to the fanout exchange (declared durable, as
  * sse-server declares it) with message_id = microseconds since the epoch, strictly
@@ -42,6 +47,17 @@
 
 enum { BODY_MAX = 1 << 20, RESP_MAX = 16384 };
 
+/* The pairs of a burst: pair i is BASES[i % NBASES] against QUOTES[i / NBASES], so the first
+ * is BTC/USD, today's single pair, and a burst of K has K distinct pairs. */
+static const char *const BASES[] = {"BTC", "ETH",  "SOL",  "XRP",  "ADA",  "DOGE", "DOT",
+                                    "LTC", "LINK", "AVAX", "ATOM", "XLM",  "TRX",  "BCH",
+                                    "ETC", "UNI",  "FIL",  "NEAR", "ALGO", "XMR"};
+static const char *const QUOTES[] = {"USD", "EUR", "GBP", "JPY", "CHF", "USDT", "USDC", "BRL"};
+enum {
+    NBASES = sizeof BASES / sizeof BASES[0],
+    BURST_MAX = NBASES * (sizeof QUOTES / sizeof QUOTES[0]),
+};
+
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig)
 {
@@ -59,19 +75,19 @@ static int64_t now_ns(clockid_t id)
 /* ------------------------------------------------------------------------------------ */
 /* The tick body.                                                                         */
 
-/* Writes the body into buf (cap >= BODY_MAX); returns its length. *real_us gets the
- * timestamp used, for the message id. */
-static size_t make_body(char *buf, size_t size, double rate, int64_t *real_us)
+/* Writes the body of pair number pair (see BASES) into buf (cap >= BODY_MAX); returns its
+ * length. *real_us gets the timestamp used, for the message id. */
+static size_t make_body(char *buf, size_t size, int pair, double rate, int64_t *real_us)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(buf, BODY_MAX,
-                     "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%07ldZ\",\"asset_id_base\":\"BTC\","
-                     "\"asset_id_quote\":\"USD\",\"rate\":%.10f",
+                     "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%07ldZ\",\"asset_id_base\":\"%s\","
+                     "\"asset_id_quote\":\"%s\",\"rate\":%.10f",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 100, rate);
+                     ts.tv_nsec / 100, BASES[pair % NBASES], QUOTES[pair / NBASES], rate);
     size_t len = (size_t)n;
     static const char pad_open[] = ",\"pad\":\"";
     size_t overhead = sizeof pad_open - 1 + 2; /* the pad field, its closing quote, '}' */
@@ -385,23 +401,30 @@ static bool nchan_send(struct http *h, const char *body, size_t len)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: publisher --rate R --duration S [--size B] [--amqp-url URL] [--exchange X]\n"
-            "                 [--nchan-url http://HOST:PORT/pub]\n"
+            "Usage: publisher --rate R --duration S [--burst K] [--size B] [--amqp-url URL]\n"
+            "                 [--exchange X] [--nchan-url http://HOST:PORT/pub]\n"
             "Publish CoinAPI-shaped ticks at R per second for S seconds to a fanout exchange\n"
-            "(or POST them to an Nchan publisher location). --size pads each body to about B\n"
-            "bytes. Prints how many were sent.\n");
+            "(or POST them to an Nchan publisher location). --burst K sends them as bursts of\n"
+            "K distinct pairs back to back every K/R seconds (1..%d). --size pads each body\n"
+            "to about B bytes. Prints how many were sent.\n",
+            BURST_MAX);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"rate", required_argument, NULL, 'r'},     {"duration", required_argument, NULL, 'd'},
-        {"size", required_argument, NULL, 's'},     {"amqp-url", required_argument, NULL, 'u'},
-        {"exchange", required_argument, NULL, 'e'}, {"nchan-url", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"rate", required_argument, NULL, 'r'},
+        {"duration", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},
+        {"amqp-url", required_argument, NULL, 'u'},
+        {"exchange", required_argument, NULL, 'e'},
+        {"nchan-url", required_argument, NULL, 'n'},
+        {"burst", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     double rate = 1, duration = 10;
-    long size = 0;
+    long size = 0, burst = 1;
     const char *url_arg = "amqp://guest:guest@127.0.0.1:5672/%2f";
     const char *exchange = "crypto-info", *nchan_url = NULL;
     int opt;
@@ -426,6 +449,13 @@ int main(int argc, char **argv)
             size = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || size < 0 || size >= BODY_MAX) {
                 fprintf(stderr, "publisher: --size: 0..%d bytes\n", BODY_MAX - 1);
+                return 2;
+            }
+            break;
+        case 'k':
+            burst = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || burst < 1 || burst > BURST_MAX) {
+                fprintf(stderr, "publisher: --burst: 1..%d messages\n", BURST_MAX);
                 return 2;
             }
             break;
@@ -479,15 +509,18 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    const int64_t period = (int64_t)(1e9 / rate + 0.5);
+    const int64_t period = (int64_t)(1e9 * (double)burst / rate + 0.5);
     const int64_t start = now_ns(CLOCK_MONOTONIC);
     const int64_t stop = start + (int64_t)(duration * 1e9 + 0.5);
     uint64_t last_id = 0;
     unsigned long long sent = 0, skipped = 0, failed = 0;
-    double price = 60000.0;
+    double price[BURST_MAX];
+    for (int i = 0; i < BURST_MAX; i++)
+        price[i] = 60000.0 / (i + 1); /* pair 0 starts where the single pair always did */
     unsigned seed = (unsigned)start;
     int rc = 0;
-    for (int64_t k = 0; !g_stop; k++) {
+    bool broken = false;
+    for (int64_t k = 0; !g_stop && !broken; k++) {
         int64_t deadline = start + k * period;
         if (deadline >= stop)
             break;
@@ -506,20 +539,25 @@ int main(int argc, char **argv)
             k += skip - 1;
             continue;
         }
-        price *= 1.0 + ((double)rand_r(&seed) / RAND_MAX - 0.5) * 1e-4;
-        int64_t real_us;
-        size_t len = make_body(body, (size_t)size, price, &real_us);
-        uint64_t id = (uint64_t)real_us > last_id ? (uint64_t)real_us : last_id + 1;
-        last_id = id;
-        bool ok = h ? nchan_send(h, body, len) : amqp_send(conn, exchange, body, len, id);
-        if (!ok) {
-            failed++;
-            rc = 1;
-            if (conn != NULL)
-                break; /* the AMQP connection is gone: nothing more will get through */
-            continue;
+        /* The whole tick back to back, as a fetcher publishes the pairs of one poll. */
+        for (long pair = 0; pair < burst; pair++) {
+            price[pair] *= 1.0 + ((double)rand_r(&seed) / RAND_MAX - 0.5) * 1e-4;
+            int64_t real_us;
+            size_t len = make_body(body, (size_t)size, (int)pair, price[pair], &real_us);
+            uint64_t id = (uint64_t)real_us > last_id ? (uint64_t)real_us : last_id + 1;
+            last_id = id;
+            bool ok = h ? nchan_send(h, body, len) : amqp_send(conn, exchange, body, len, id);
+            if (!ok) {
+                failed++;
+                rc = 1;
+                if (conn != NULL) {
+                    broken = true; /* the AMQP connection is gone: nothing more gets through */
+                    break;
+                }
+                continue;
+            }
+            sent++;
         }
-        sent++;
     }
     if (h != NULL) {
         http_pump(h, now_ns(CLOCK_MONOTONIC) + 5000000000LL); /* the last answers */
@@ -532,8 +570,10 @@ int main(int argc, char **argv)
     if (h != NULL)
         printf("nchan answers: %llu accepted, %llu refused, %llu missing\n", h->answered,
                h->refused, h->lost);
-    if (skipped)
+    if (skipped && burst == 1)
         printf("skipped %llu ticks (overruns)\n", skipped);
+    else if (skipped)
+        printf("skipped %llu ticks of %ld messages each (overruns)\n", skipped, burst);
     if (failed)
         printf("failed %llu\n", failed);
     fflush(stdout);

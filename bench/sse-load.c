@@ -37,6 +37,8 @@
  *                  that loss is already reported as a disconnect).
  *   duplicate      an id not greater than the highest id that client had seen before
  *                  (duplicates and out-of-order deliveries alike).
+ *   ids            numeric (sse-server's, the floor's: the publisher's message_id, one per
+ *                  message, also within a burst of several pairs), or Nchan's "<s>:<n>".
  */
 #include <errno.h>
 #include <getopt.h>
@@ -582,9 +584,26 @@ static void sse_dispatch(struct worker *w, struct conn *c, int64_t recv_us)
     c->flags &= (uint16_t) ~(F_EV_DATA | F_EV_ID | F_EV_TIME);
 }
 
+/* Nchan's ids on a single channel, "<seconds>:<n>" (n counts the messages published within
+ * that second), as one number that sorts the same way: seconds << NCHAN_TAG_BITS | n. */
+enum { NCHAN_TAG_BITS = 20 };
+static bool parse_nchan_id(const char *v, size_t n, uint64_t *out)
+{
+    const char *colon = memchr(v, ':', n);
+    uint64_t sec, tag;
+    if (colon == NULL || !parse_u64(v, (size_t)(colon - v), &sec) ||
+        !parse_u64(colon + 1, n - (size_t)(colon - v) - 1, &tag) ||
+        sec >= (UINT64_C(1) << (64 - NCHAN_TAG_BITS)) || tag >= (UINT64_C(1) << NCHAN_TAG_BITS))
+        return false;
+    *out = sec << NCHAN_TAG_BITS | tag;
+    return true;
+}
+
 /* Only an id given in the event itself is recorded with it. The spec's lastEventId would
  * carry the previous id over to an event without one, which here would look like a
- * duplicate. Non-numeric ids are not recorded; we then cannot resume from them either. */
+ * duplicate. Nchan's "<seconds>:<n>" ids are recorded (so misses, duplicates and order are
+ * checked for Nchan too, bursts included) but not resumed from: Last-Event-ID would need the
+ * original text. Other non-numeric ids are not recorded; we cannot resume from them either. */
 static void sse_id(struct conn *c, const char *v, size_t n)
 {
     if (memchr(v, '\0', n) != NULL)
@@ -592,6 +611,10 @@ static void sse_id(struct conn *c, const char *v, size_t n)
     uint64_t id;
     if (!parse_u64(v, n, &id)) {
         c->flags &= (uint16_t) ~(F_EV_ID | F_LAST_ID);
+        if (parse_nchan_id(v, n, &id)) {
+            c->ev_id = id;
+            c->flags |= F_EV_ID;
+        }
         return;
     }
     c->ev_id = id;
