@@ -1,6 +1,5 @@
 #include "coinapi.h"
 
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "rc_log.h"
 #include "rc_tick.h"
+#include "rc_time.h"
 
 /* Room for the base URL (500), the path and 64 quotes of 32 characters. */
 #define URL_MAX 3072
@@ -23,6 +23,7 @@ struct request {
     char *body; /* RC_TICK_MAX_BODY + 1 bytes */
     size_t len;
     int too_large;
+    struct fetch_answer ans; /* the last answer, as it came */
 };
 
 struct fetch_coinapi {
@@ -31,6 +32,7 @@ struct fetch_coinapi {
     char *key;
     struct request *req;
     size_t n;
+    struct rc_pair pairs[RC_PAIRS_MAX]; /* as given: the quotes each answer is judged for */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -194,6 +196,7 @@ struct fetch_coinapi *fetch_coinapi_new(const struct fetch_coinapi_config *cfg,
         snprintf(err, errlen, "1 to %d pairs, not %zu", RC_PAIRS_MAX, n);
         goto fail;
     }
+    memcpy(c->pairs, pairs, n * sizeof *pairs);
     struct fetch_plan plans[RC_PAIRS_MAX];
     size_t nreq = fetch_coinapi_plan(pairs, n, plans);
     if ((c->multi = curl_multi_init()) == NULL || (c->req = calloc(nreq, sizeof *c->req)) == NULL)
@@ -293,12 +296,30 @@ const struct fetch_plan *fetch_coinapi_request(const struct fetch_coinapi *c, si
     return &c->req[i].plan;
 }
 
-void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_answer *out)
+/* The answer as it came into r->ans, then what it means into *v and the
+ * items of r's pairs into got. */
+static void judge(struct fetch_coinapi *c, struct request *r, int64_t now_s,
+                  struct fetch_verdict *v, struct fetch_group_item *got)
+{
+    const struct fetch_plan *p = &r->plan;
+    const char *quotes[RC_PAIRS_MAX];
+    struct fetch_group_item items[RC_PAIRS_MAX];
+    for (size_t i = 0; i < p->n; i++)
+        quotes[i] = c->pairs[p->pair[i]].quote;
+    fetch_verdict_judge(&r->ans, p->base, quotes, p->n, now_s, c->key, v, items);
+    if (v->kind != FETCH_VERDICT_TICK)
+        return; /* no item holds a tick */
+    for (size_t i = 0; i < p->n; i++)
+        got[p->pair[i]] = items[i]; /* the tick moves over */
+}
+
+void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_verdict *out,
+                           struct fetch_group_item *got)
 {
     for (size_t i = 0; i < c->n; i++) {
         struct request *r = &c->req[i];
         /* Overwritten when the request completes; stays if libcurl fails. */
-        out[i] = (struct fetch_answer){.transport_error = 1,
+        r->ans = (struct fetch_answer){.transport_error = 1,
                                        .err = "request did not complete",
                                        .retry_after = -1,
                                        .ratelimit_remaining = -1,
@@ -324,27 +345,11 @@ void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_answer *out)
             continue;
         struct request *r;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        collect(r, m->data.result, &out[r - c->req]);
+        collect(r, m->data.result, &r->ans);
     }
-    for (size_t i = 0; i < c->n; i++)
+    int64_t now_s = rc_real_us() / 1000000; /* X-RateLimit-Reset is wall-clock time */
+    for (size_t i = 0; i < c->n; i++) {
         curl_multi_remove_handle(c->multi, c->req[i].curl);
-}
-
-void fetch_coinapi_error_text(const char *body, size_t len, char *out, size_t outlen)
-{
-    cJSON *j = cJSON_ParseWithLength(body, len);
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "error");
-    if (!cJSON_IsString(msg))
-        msg = cJSON_GetObjectItemCaseSensitive(j, "message");
-    const char *src = cJSON_IsString(msg) ? msg->valuestring : body;
-    size_t n = cJSON_IsString(msg) ? strlen(src) : len;
-    if (n == 0) {
-        snprintf(out, outlen, "(empty body)");
-    } else {
-        size_t i = 0;
-        for (; i < n && i + 1 < outlen; i++) /* keep log lines single and printable */
-            out[i] = (src[i] < 0x20 || src[i] == 0x7f) ? ' ' : src[i];
-        out[i] = '\0';
+        judge(c, &c->req[i], now_s, &out[i], got);
     }
-    cJSON_Delete(j);
 }

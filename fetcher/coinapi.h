@@ -12,6 +12,10 @@
  * multiplexed connection; over HTTP/1.1 each request keeps its own
  * keep-alive connection.
  *
+ * Each answer comes back judged (verdict.h): what it means in CoinAPI's
+ * terms, with CoinAPI's own words and the rates it carried, so that the
+ * caller never reads a status or a header. One thread uses a client.
+ *
  * The API key goes only into the X-CoinAPI-Key header (never the URL,
  * which ends up in logs) and never into any message or debug output this
  * module produces: verbose mode (debug) redacts it.
@@ -22,7 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "group.h"
 #include "rc_pairs.h"
+#include "verdict.h"
 
 struct fetch_coinapi;
 
@@ -50,30 +56,18 @@ struct fetch_coinapi *fetch_coinapi_new(const struct fetch_coinapi_config *cfg,
                                         size_t errlen);
 void fetch_coinapi_free(struct fetch_coinapi *c);
 
-struct fetch_answer {
-    int transport_error; /* no HTTP answer: see err */
-    char err[256];       /* transport error text (DNS, connect, TLS, timeout) */
-    long status;         /* HTTP status */
-    const char *body;    /* owned by the client; valid until the next fetch */
-    size_t len;
-    int too_large;            /* the body passed RC_TICK_MAX_BODY and was cut off */
-    long retry_after;         /* seconds from Retry-After, or -1 */
-    long ratelimit_remaining; /* X-RateLimit-Remaining, or -1 */
-    int64_t ratelimit_reset;  /* X-RateLimit-Reset as epoch seconds, or 0 */
-    long request_cost;        /* X-RateLimit-Request-Cost, or -1 */
-};
-
 /* The requests a tick makes, and what each asks for (owned by the client;
  * valid until it is freed). */
 size_t fetch_coinapi_requests(const struct fetch_coinapi *c);
 const struct fetch_plan *fetch_coinapi_request(const struct fetch_coinapi *c, size_t i);
 
-/* Every request at once; out must hold one answer per request, in the
- * order of fetch_coinapi_request. */
-void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_answer *out);
-
-/* CoinAPI's own words from an error body: the "error" or "message" string,
- * else the start of the body with control characters replaced. */
-void fetch_coinapi_error_text(const char *body, size_t len, char *out, size_t outlen);
+/* Every request at once, and what each answer means (verdict.h): out
+ * holds one verdict per request, in the order of fetch_coinapi_request;
+ * got[i] is for the i-th pair given to fetch_coinapi_new. The pairs of a
+ * request whose verdict is FETCH_VERDICT_TICK get their items (the caller
+ * owns the ticks: fetch_group_clear); the others' items are left as they
+ * were. No verdict's text holds the key. */
+void fetch_coinapi_get_all(struct fetch_coinapi *c, struct fetch_verdict *out,
+                           struct fetch_group_item *got);
 
 #endif

@@ -1,7 +1,9 @@
 /* fetcher: polls CoinAPI's exchange rates on a fixed schedule (one request
  * per distinct base asset, see coinapi.h) and publishes every valid rate,
  * confirmed and in --pairs order, to the fanout exchange. Its counters are
- * logged at exit and, with --metrics-listen, served to Prometheus.
+ * logged at exit and, with --metrics-listen, served to Prometheus. What
+ * each CoinAPI answer means is the client's to say (verdict.h); this loop
+ * only schedules, counts, logs and queues.
  *
  * Exit codes (also in README.md):
  *   0  the run ended (--duration reached, or SIGINT/SIGTERM)
@@ -159,26 +161,15 @@ static void fail(struct run *r, enum fetch_cause c, const char *what, const char
     r->quiet[c] = 0;
 }
 
-/* 429: no more requests until CoinAPI says so: Retry-After, else the
- * rate-limit reset time, else a minute. Said once per pause. */
-static void pause_for_429(struct run *r, const struct fetch_answer *a, const char *text)
+/* No requests until the verdict's pause is over. Said once per pause. */
+static void pause_requests(struct run *r, const struct fetch_pause *p)
 {
-    int64_t secs = a->retry_after > 0 ? a->retry_after : 0;
-    const char *why = "Retry-After";
-    if (secs == 0 && a->ratelimit_reset > 0) {
-        secs = a->ratelimit_reset - rc_real_us() / 1000000;
-        why = "X-RateLimit-Reset";
-    }
-    if (secs <= 0 || secs > 86400) {
-        secs = 60;
-        why = "no usable Retry-After";
-    }
-    int64_t until = rc_mono_ms() + secs * 1000;
+    int64_t until = rc_mono_ms() + p->secs * 1000;
     if (until > r->paused_until_ms) {
         if (r->paused_until_ms <= rc_mono_ms())
             rc_warn("coinapi: 429 rate limited (%s): pausing requests for %" PRId64
                     " s (%s); ticks until then are skipped",
-                    text, secs, why);
+                    p->reason, p->secs, p->source);
         r->paused_until_ms = until;
     }
 }
@@ -192,100 +183,69 @@ static void plan_label(const struct fetch_plan *q, const struct rc_pair *pairs, 
         n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", pairs[q->pair[i]].quote);
 }
 
-/* The answer as a whole: 0 when it is a 200 to read, -1 when it failed
- * (counted once for the request, logged once, whatever its pairs). */
-static int judge_request(struct run *r, const char *what, const struct fetch_answer *a)
+/* Act on one request's verdict: count, log, pause or stop. `what` names
+ * the request's pairs; got holds every pair's item. */
+static void heed(struct run *r, const char *what, const struct fetch_plan *q,
+                 const struct rc_pair *pairs, const struct fetch_verdict *v,
+                 const struct fetch_group_item *got)
 {
-    char text[300];
-    if (a->transport_error) {
-        fail(r, FETCH_TRANSPORT, what, "%s", a->err);
-        return -1;
-    }
-    if (a->request_cost >= 0)
-        r->st.request_cost += (uint64_t)a->request_cost;
-    if (a->ratelimit_remaining >= 0)
-        r->st.ratelimit_remaining = a->ratelimit_remaining;
-    if (a->status != 200) {
-        fetch_coinapi_error_text(a->body, a->len, text, sizeof text);
-        if (a->status == 401 || a->status == 403) {
-            rc_error("coinapi: HTTP %ld: %s", a->status, text);
-            rc_error(a->status == 401
-                         ? "CoinAPI refused the key (401): check COIN_API_KEY; stopping"
-                         : "CoinAPI refused the request (403): the key lacks permission for "
-                           "this endpoint or its quota is used up; stopping");
-            r->exit_code = a->status == 401 ? EXIT_UNAUTHORIZED : EXIT_FORBIDDEN;
-            return -1;
-        }
-        if (a->status == 429) {
-            r->st.failed[FETCH_HTTP_429]++;
-            pause_for_429(r, a, text);
-            return -1;
-        }
-        enum fetch_cause c = a->status == 550   ? FETCH_HTTP_550
-                             : a->status >= 500 ? FETCH_HTTP_5XX
-                                                : FETCH_HTTP_OTHER;
-        fail(r, c, what, "HTTP %ld: %s", a->status, text);
-        return -1;
-    }
-    /* Spent the quota: wait for the reset rather than collect 429s. */
-    if (a->ratelimit_remaining == 0 && a->ratelimit_reset > 0) {
-        struct fetch_answer fake = *a;
-        fake.retry_after = -1;
-        pause_for_429(r, &fake, "X-RateLimit-Remaining is 0");
-    }
-    if (a->too_large) {
-        fail(r, FETCH_INVALID, what, "answer larger than %d bytes: dropped", RC_TICK_MAX_BODY);
-        return -1;
-    }
-    return 0;
-}
-
-/* A 200 from the per-pair endpoint: its tick into *got. */
-static void take_pair(struct run *r, const struct rc_pair *p, const char *what,
-                      const struct fetch_answer *a, struct fetch_group_item *got)
-{
-    char text[300];
-    if (rc_tick_parse(&got->tick, a->body, a->len, text, sizeof text) < 0) {
-        fail(r, FETCH_INVALID, what, "invalid answer dropped: %s", text);
-    } else if (strcasecmp(got->tick.base, p->base) != 0 ||
-               strcasecmp(got->tick.quote, p->quote) != 0) {
-        fail(r, FETCH_INVALID, what, "answer names %s/%s: dropped", got->tick.base,
-             got->tick.quote);
-        rc_tick_clear(&got->tick);
-    } else {
-        got->state = FETCH_ITEM_OK;
-    }
-}
-
-/* A 200 from the all-rates endpoint: each pair's tick into got[its index].
- * A missing or bad quote is that pair's failure; the others still count. */
-static void take_group(struct run *r, const struct fetch_plan *q, const struct rc_pair *pairs,
-                       const char *what, const struct fetch_answer *a, struct fetch_group_item *got)
-{
-    const char *quotes[RC_PAIRS_MAX];
-    struct fetch_group_item items[RC_PAIRS_MAX];
-    char text[300], one[2 * RC_ASSET_MAX + 2];
-    for (size_t i = 0; i < q->n; i++)
-        quotes[i] = pairs[q->pair[i]].quote;
-    if (fetch_group_parse(a->body, a->len, q->base, quotes, items, q->n, text, sizeof text) < 0) {
-        fail(r, FETCH_INVALID, what, "invalid answer dropped: %s", text);
+    char one[2 * RC_ASSET_MAX + 2];
+    if (v->request_cost >= 0)
+        r->st.request_cost += (uint64_t)v->request_cost;
+    if (v->ratelimit_remaining >= 0)
+        r->st.ratelimit_remaining = v->ratelimit_remaining;
+    switch (v->kind) {
+    case FETCH_VERDICT_BAD_KEY:
+    case FETCH_VERDICT_NO_PERMISSION:
+        rc_error("coinapi: HTTP %ld: %s", v->status, v->text);
+        rc_error(v->kind == FETCH_VERDICT_BAD_KEY
+                     ? "CoinAPI refused the key (401): check COIN_API_KEY; stopping"
+                     : "CoinAPI refused the request (403): the key lacks permission for "
+                       "this endpoint or its quota is used up; stopping");
+        r->exit_code = v->kind == FETCH_VERDICT_BAD_KEY ? EXIT_UNAUTHORIZED : EXIT_FORBIDDEN;
         return;
+    case FETCH_VERDICT_PAUSE: /* counted, not logged: the pause is */
+        r->st.failed[FETCH_HTTP_429]++;
+        break;
+    case FETCH_VERDICT_SERVER_ERROR:
+        fail(r, FETCH_HTTP_5XX, what, "HTTP %ld: %s", v->status, v->text);
+        return;
+    case FETCH_VERDICT_NO_DATA:
+        fail(r, FETCH_HTTP_550, what, "HTTP %ld: %s", v->status, v->text);
+        return;
+    case FETCH_VERDICT_OTHER:
+        fail(r, FETCH_HTTP_OTHER, what, "HTTP %ld: %s", v->status, v->text);
+        return;
+    case FETCH_VERDICT_TRANSPORT:
+        fail(r, FETCH_TRANSPORT, what, "%s", v->text);
+        return;
+    case FETCH_VERDICT_TICK:
+    case FETCH_VERDICT_TOO_LARGE:
+    case FETCH_VERDICT_INVALID:
+        break; /* a 200: it may spend the quota, so the pause comes first */
     }
+    if (v->pause.secs > 0)
+        pause_requests(r, &v->pause);
+    if (v->kind == FETCH_VERDICT_TOO_LARGE || v->kind == FETCH_VERDICT_INVALID)
+        fail(r, FETCH_INVALID, what, "%s", v->text);
+    if (v->kind != FETCH_VERDICT_TICK)
+        return;
+    /* A missing or bad quote is that pair's failure; the others still count. */
     for (size_t i = 0; i < q->n; i++) {
-        snprintf(one, sizeof one, "%s/%s", q->base, quotes[i]);
-        if (items[i].state == FETCH_ITEM_MISSING)
+        const struct fetch_group_item *it = &got[q->pair[i]];
+        snprintf(one, sizeof one, "%s/%s", q->base, pairs[q->pair[i]].quote);
+        if (it->state == FETCH_ITEM_MISSING)
             fail(r, FETCH_MISSING, one, "not in CoinAPI's answer for %s: nothing to publish",
                  q->base);
-        else if (items[i].state == FETCH_ITEM_INVALID)
-            fail(r, FETCH_INVALID, one, "invalid rate dropped: %s", items[i].err);
-        got[q->pair[i]] = items[i]; /* the tick moves over */
+        else if (it->state == FETCH_ITEM_INVALID)
+            fail(r, FETCH_INVALID, one, "invalid rate dropped: %s", it->err);
     }
 }
 
 static void do_tick(struct run *r, struct fetch_coinapi *api, struct rc_publisher *pub,
                     const struct rc_pair *pairs, size_t n, uint64_t total)
 {
-    struct fetch_answer ans[RC_PAIRS_MAX];
+    struct fetch_verdict v[RC_PAIRS_MAX];
     struct fetch_group_item got[RC_PAIRS_MAX] = {0}; /* per pair; all FETCH_ITEM_MISSING */
     char line[1024] = "", what[RC_PAIRS_MAX * (RC_ASSET_MAX + 1) + RC_ASSET_MAX + 2];
     r->st.scheduled++;
@@ -296,16 +256,11 @@ static void do_tick(struct run *r, struct fetch_coinapi *api, struct rc_publishe
     }
     size_t nreq = fetch_coinapi_requests(api);
     r->st.requests += nreq;
-    fetch_coinapi_get_all(api, ans);
+    fetch_coinapi_get_all(api, v, got);
     for (size_t k = 0; k < nreq && r->exit_code == 0; k++) {
         const struct fetch_plan *q = fetch_coinapi_request(api, k);
         plan_label(q, pairs, what, sizeof what);
-        if (judge_request(r, what, &ans[k]) < 0)
-            continue;
-        if (q->n == 1)
-            take_pair(r, &pairs[q->pair[0]], what, &ans[k], &got[q->pair[0]]);
-        else
-            take_group(r, q, pairs, what, &ans[k], got);
+        heed(r, what, q, pairs, &v[k], got);
     }
     /* Answers arrive in any order; ticks go out in --pairs order. */
     for (size_t i = 0; i < n && r->exit_code == 0; i++) {
