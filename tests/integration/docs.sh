@@ -66,7 +66,9 @@ while IFS=$'\t' read -r file target; do
     fi
     if [ ! -e "$dest" ]; then
         bad+=("$file: $target (no $dest)")
-    elif [ -n "$anchor" ] && ! anchors "$dest" | grep -qxF -- "$anchor"; then
+    # The anchors are listed whole before grep looks: with pipefail, a grep -q that
+    # stops at the first match would fail the pipeline (the writer's broken pipe).
+    elif [ -n "$anchor" ] && ! grep -qxF -- "$anchor" <<<"$(anchors "$dest")"; then
         bad+=("$file: $target (no heading #$anchor in $dest)")
     fi
 done <"$D/links"
