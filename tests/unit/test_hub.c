@@ -1599,7 +1599,7 @@ static uint64_t delay_total(const struct sse_hub_stats *st)
 {
     uint64_t n = 0;
     for (size_t b = 0; b <= SSE_DELAY_BUCKETS; b++)
-        n += st->delay_count[b];
+        n += st->delay.count[b];
     return n;
 }
 
@@ -1651,7 +1651,7 @@ static void test_delivered_counts(void **state)
     assert_int_equal(st.published, 2);
     /* time_us 0: delivered but not in the histogram */
     assert_int_equal(delay_total(&st), 0);
-    assert_true(st.delay_sum_s == 0.0);
+    assert_true(st.delay.sum_s == 0.0);
     sse_hub_unsubscribe(h, a);
     sse_hub_unsubscribe(h, b);
     sse_hub_free(h);
@@ -1667,7 +1667,7 @@ static void test_delay_histogram(void **state)
     /* Each delay measured is the age given to the stamp plus the window
      * from stamping to the end of the read, which a loaded machine can
      * stretch: every window is timed, and the bounds allow what it took
-     * (slack: their sum, for the cumulative delay_sum_s). 1 ms more for
+     * (slack: their sum, for the cumulative delay.sum_s). 1 ms more for
      * rounding to microseconds. */
     /* 30 ms old when published; read at once, so 30 ms plus a little */
     char buf[512];
@@ -1680,8 +1680,8 @@ static void test_delay_histogram(void **state)
     assert_int_equal(delay_total(&st), 1);
     size_t want = bucket_for_ms(30);
     if (slack < 0.015) /* not on a machine so loaded that 30 ms became 50 */
-        assert_int_equal(st.delay_count[want], 1);
-    assert_true(st.delay_sum_s >= 0.030 && st.delay_sum_s <= 0.030 + slack + 0.001);
+        assert_int_equal(st.delay.count[want], 1);
+    assert_true(st.delay.sum_s >= 0.030 && st.delay.sum_s <= 0.030 + slack + 0.001);
 
     /* unknown time: delivered, not timed */
     publish_ev(h, 2, "BTC", "USD", 0);
@@ -1695,8 +1695,8 @@ static void test_delay_histogram(void **state)
     assert_true(sse_hub_read(h, s, buf, sizeof buf) > 0);
     st = stats(h);
     assert_int_equal(delay_total(&st), 2);
-    assert_int_equal(st.delay_count[0], 1);
-    assert_true(st.delay_sum_s >= 0.030 && st.delay_sum_s <= 0.030 + slack + 0.001);
+    assert_int_equal(st.delay.count[0], 1);
+    assert_true(st.delay.sum_s >= 0.030 && st.delay.sum_s <= 0.030 + slack + 0.001);
 
     /* very old: the overflow bucket past the last bound */
     t0 = now_us();
@@ -1705,9 +1705,9 @@ static void test_delay_histogram(void **state)
     slack += (double)(now_us() - t0) / 1e6;
     st = stats(h);
     assert_int_equal(delay_total(&st), 3);
-    assert_int_equal(st.delay_count[SSE_DELAY_BUCKETS], 1);
+    assert_int_equal(st.delay.count[SSE_DELAY_BUCKETS], 1);
     double want_sum = 0.030 + (double)(sse_delay_bounds_ms[SSE_DELAY_BUCKETS - 1] + 5000) / 1000;
-    assert_true(st.delay_sum_s >= want_sum - 0.001 && st.delay_sum_s <= want_sum + slack + 0.002);
+    assert_true(st.delay.sum_s >= want_sum - 0.001 && st.delay.sum_s <= want_sum + slack + 0.002);
 
     /* one sample per subscriber that reads the frame */
     struct fake g;
@@ -1721,11 +1721,11 @@ static void test_delay_histogram(void **state)
     assert_int_equal(st.delivered, 6);
     assert_int_equal(delay_total(&st), 5);
     if (win < 0.045) { /* 200 ms stayed under the 250 ms bound */
-        assert_int_equal(st.delay_count[bucket_for_ms(200)], 2);
+        assert_int_equal(st.delay.count[bucket_for_ms(200)], 2);
     } else { /* both at 250 ms or above, beside the very old one */
         uint64_t above = 0;
         for (size_t k = bucket_for_ms(200); k <= SSE_DELAY_BUCKETS; k++)
-            above += st.delay_count[k];
+            above += st.delay.count[k];
         assert_int_equal(above, 3);
     }
     sse_hub_unsubscribe(h, t);
