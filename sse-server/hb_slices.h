@@ -42,7 +42,7 @@ void sse_hb_slices_remove(struct sse_hb_slices *sl, struct sse_hb_link *l);
 static inline struct sse_hb_link *sse_hb_slices_first(const struct sse_hb_slices *sl,
                                                       unsigned slice)
 {
-    return slice < sl->n ? sl->heads[slice] : NULL;
+    return slice < sl->n && slice < SSE_HB_SLICES_MAX ? sl->heads[slice] : NULL;
 }
 
 #endif
