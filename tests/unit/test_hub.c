@@ -625,9 +625,8 @@ static void test_publish_batch(void **state)
     sse_hub_publish_batch(h, ev, 3);
     assert_int_equal(f1.wakes, 1);
     assert_int_equal(f2.wakes, 1);
-    char want[512];
     read_ids(h, a, 10, 12, 1); /* the whole burst in one read */
-    read_expect(h, b, want);
+    read_ids(h, b, 10, 12, 1);
     read_parked(h, a);
     sse_hub_publish_batch(h, ev, 0); /* nothing: no wake */
     assert_int_equal(f1.wakes, 1);
