@@ -1,15 +1,24 @@
+/* The hub: the ring (append, search by id and by time), the subscribers
+ * (register, place, wake, cut) and the read path, all under one lock. What
+ * the hub uses but is not the hub has its own module: pair filters
+ * (pair_filter.h), the newest frame per pair for snapshots (latest.h),
+ * heartbeat slices (hb_slices.h) and the delay histogram (delay.h). */
 #include "hub.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb_slices.h"
+#include "latest.h"
+#include "pair_filter.h"
 #include "rc_time.h"
 
 #define GREETING_MAX 512
 
-const int64_t sse_delay_bounds_ms[SSE_DELAY_BUCKETS] = {1,   5,   10,   25,   50,   100,
-                                                        250, 500, 1000, 2500, 5000, 10000};
+_Static_assert(SSE_HUB_LATEST_MAX == SSE_LATEST_MAX, "the hub's table bound is latest.h's");
+_Static_assert(SSE_HUB_HB_SLICES_MAX == SSE_HB_SLICES_MAX, "the hub's slices are hb_slices.h's");
 
 static const char heartbeat[] = ": heartbeat\n\n";
 
@@ -20,20 +29,18 @@ struct frame {
     uint64_t key; /* id, or the previous frame's key for an id-less frame:
                      never decreases along the ring, so it can be searched */
     int64_t time_us;
-    uint64_t tkey;      /* the largest time_us so far: never decreases along
-                           the ring, so ?since= can be searched too */
-    uint64_t pair_hash; /* 0: no pair */
-    char base[RC_ASSET_MAX + 1], quote[RC_ASSET_MAX + 1];
+    uint64_t tkey;           /* the largest time_us so far: never decreases along
+                                the ring, so ?since= can be searched too */
+    struct sse_pair_tag tag; /* hash 0: no pair */
 };
 
 struct sse_sub {
     struct sse_sub *prev, *next;
-    uint64_t next_seq;                 /* sequence number of the next frame to send */
-    size_t off;                        /* bytes of that frame already sent */
-    uint64_t min_id;                   /* frames with an id at or below this are skipped */
-    struct sse_sub *hb_prev, *hb_next; /* its heartbeat slice's list */
-    unsigned hb_slice;
-    int hb_due; /* a heartbeat tick came for it since its last read */
+    uint64_t next_seq;     /* sequence number of the next frame to send */
+    size_t off;            /* bytes of that frame already sent */
+    uint64_t min_id;       /* frames with an id at or below this are skipped */
+    struct sse_hb_link hb; /* in its heartbeat slice */
+    int hb_due;            /* a heartbeat tick came for it since its last read */
     int parked;
     int gone;          /* kicked, or lagged: never read again */
     int lagged;        /* ... because the ring lapped it */
@@ -42,21 +49,11 @@ struct sse_sub {
     void (*wake)(void *);
     void (*cut)(void *);
     void *ctx;
-    struct rc_pair *pairs; /* filter, or NULL for everything */
-    uint64_t *hashes;      /* one per pair */
-    size_t npairs;
+    struct sse_pair_filter filter;
     size_t greet_len, greet_off;
-    char *greeting;    /* the greeting, then the snapshot (see take_snapshot) */
+    char *greeting;    /* the greeting, then the snapshot (see place) */
     uint64_t live_seq; /* frames before this are a ?since= replay: their age is
                           not a delivery delay */
-};
-
-/* One pair's newest frame, for snapshots. Its buffer is the ring's own
- * while the ring still holds seq, and the table's alone after that:
- * whichever lets go of it last frees it (see sse_hub_publish). */
-struct latest {
-    uint64_t seq;
-    struct frame f;
 };
 
 struct sse_hub {
@@ -69,31 +66,14 @@ struct sse_hub {
      * are not continuous with what followed (a gap the history stream
      * could not fill). */
     uint64_t floor_seq;
-    uint64_t last_time;    /* the largest time_us published: the next tkey */
-    struct latest *latest; /* the newest frame per pair, in no order */
-    size_t nlatest, latest_max;
-    /* Heartbeat slices: subscribers are dealt round-robin into hb_slices
-     * lists, so that a slice's tick walks only its own. */
-    struct sse_sub *hb_heads[SSE_HUB_HB_SLICES_MAX];
-    unsigned hb_slices;
-    uint64_t next_slot;
+    uint64_t last_time;        /* the largest time_us published: the next tkey */
+    struct sse_latest *latest; /* the newest frame per pair; NULL: none kept */
+    struct sse_hb_slices slices;
     int closed;
     unsigned max_subs;
     struct sse_sub *subs;
     struct sse_hub_stats st;
 };
-
-/* FNV-1a over "BASE/QUOTE": a cheap first test before comparing strings. */
-static uint64_t pair_hash(const char *base, const char *quote)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = base; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h = (h ^ '/') * 1099511628211ULL;
-    for (const char *p = quote; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h | 1; /* never 0, which means "no pair" */
-}
 
 struct sse_hub *sse_hub_new(size_t history, unsigned max_subs)
 {
@@ -105,7 +85,7 @@ struct sse_hub *sse_hub_new(size_t history, unsigned max_subs)
     pthread_mutex_init(&h->lock, NULL);
     h->cap = history;
     h->max_subs = max_subs;
-    h->hb_slices = 1;
+    sse_hb_slices_init(&h->slices);
     return h;
 }
 
@@ -114,11 +94,10 @@ int sse_hub_set_latest(struct sse_hub *h, size_t pairs)
     pthread_mutex_lock(&h->lock);
     int rc = -1;
     if (h->head == 0 && pairs <= SSE_HUB_LATEST_MAX) {
-        struct latest *t = pairs ? calloc(pairs, sizeof *t) : NULL;
-        if (t || pairs == 0) {
-            free(h->latest);
+        struct sse_latest *t = NULL;
+        if (pairs == 0 || (t = sse_latest_new(pairs)) != NULL) {
+            sse_latest_free(h->latest, 0); /* nothing published: holds nothing */
             h->latest = t;
-            h->latest_max = pairs;
             rc = 0;
         }
     }
@@ -126,16 +105,15 @@ int sse_hub_set_latest(struct sse_hub *h, size_t pairs)
     return rc;
 }
 
-/* Caller holds the lock. 1 while the ring still holds frame seq. */
-static int in_ring(const struct sse_hub *h, uint64_t seq)
+/* Caller holds the lock. The oldest sequence number the ring still holds. */
+static uint64_t ring_first(const struct sse_hub *h)
 {
-    return seq < h->head && h->head - seq <= h->cap;
+    return h->head > h->cap ? h->head - h->cap : 0;
 }
 
 static void free_sub(struct sse_sub *s)
 {
-    free(s->pairs);
-    free(s->hashes);
+    sse_pair_filter_clear(&s->filter);
     free(s->greeting);
     free(s);
 }
@@ -151,10 +129,7 @@ void sse_hub_free(struct sse_hub *h)
     }
     for (size_t i = 0; i < h->cap; i++)
         free(h->ring[i].buf);
-    for (size_t i = 0; i < h->nlatest; i++)
-        if (!in_ring(h, h->latest[i].seq))
-            free(h->latest[i].f.buf); /* the ring freed the others */
-    free(h->latest);
+    sse_latest_free(h->latest, ring_first(h)); /* the ring freed the others */
     free(h->ring);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -166,21 +141,6 @@ int sse_hub_full(struct sse_hub *h)
     int full = h->st.subscribers >= h->max_subs;
     pthread_mutex_unlock(&h->lock);
     return full;
-}
-
-static int copy_filter(struct sse_sub *s, const struct rc_pair *pairs, size_t n)
-{
-    if (pairs == NULL || n == 0)
-        return 0;
-    s->pairs = malloc(n * sizeof *s->pairs);
-    s->hashes = malloc(n * sizeof *s->hashes);
-    if (s->pairs == NULL || s->hashes == NULL)
-        return -1;
-    memcpy(s->pairs, pairs, n * sizeof *pairs);
-    for (size_t i = 0; i < n; i++)
-        s->hashes[i] = pair_hash(pairs[i].base, pairs[i].quote);
-    s->npairs = n;
-    return 0;
 }
 
 /* Caller holds the lock. Keys (ids; by_time: tkey) never decrease along
@@ -203,49 +163,6 @@ static uint64_t first_seq_above(const struct sse_hub *h, uint64_t lo, int by_tim
 static uint64_t first_seq_after(const struct sse_hub *h, uint64_t lo, uint64_t id)
 {
     return first_seq_above(h, lo, 0, id);
-}
-
-static int wanted(const struct sse_sub *s, const struct frame *f);
-
-static int by_seq(const void *a, const void *b)
-{
-    uint64_t x = (*(const struct latest *const *)a)->seq,
-             y = (*(const struct latest *const *)b)->seq;
-    return x < y ? -1 : x > y;
-}
-
-/* Caller holds the lock. The snapshot: the newest frame of each wanted
- * pair from before where s starts in the ring (a newer one reaches s from
- * the ring anyway: no duplicate), oldest first, copied into s's greeting
- * buffer. Why a copy made now and not frames read from the table at the
- * first read: the table moves on (a pair's newer frame replaces and may
- * free the one s was half-way through), and a snapshot taken later than
- * placement would overlap the live events. Why in the greeting buffer: it
- * is already the bytes sent before any event, freed once sent, so idle
- * streams keep nothing more than before; the copy is bounded by the table
- * (pairs x frame size). Returns the events in it (0 also when out of
- * memory: the stream then just starts without). */
-static size_t take_snapshot(struct sse_hub *h, struct sse_sub *s)
-{
-    const struct latest *pick[SSE_HUB_LATEST_MAX];
-    size_t n = 0, bytes = 0;
-    for (size_t i = 0; i < h->nlatest; i++) {
-        const struct latest *e = &h->latest[i];
-        if (e->seq < s->next_seq && wanted(s, &e->f)) {
-            pick[n++] = e;
-            bytes += e->f.len;
-        }
-    }
-    if (n == 0 || (s->greeting = malloc(bytes)) == NULL)
-        return 0;
-    qsort(pick, n, sizeof *pick, by_seq);
-    for (size_t i = 0; i < n; i++) {
-        memcpy(s->greeting + s->greet_len, pick[i]->f.buf, pick[i]->f.len);
-        s->greet_len += pick[i]->f.len;
-    }
-    h->st.snapshots++;
-    h->st.snap_events += n;
-    return n;
 }
 
 /* Caller holds the lock. ?since=: start at the first kept frame whose own
@@ -292,8 +209,15 @@ static void place(struct sse_hub *h, struct sse_sub *s, const struct sse_sub_par
         r->kind = SSE_RESUME_LIVE;
         if (p->since_us)
             place_since(h, s, p->since_us, first, count, r);
-        if (p->snapshot)
-            r->snapshot = take_snapshot(h, s);
+        /* The snapshot: the newest frame of each wanted pair from before
+         * where s starts in the ring (a newer one reaches s from the ring
+         * anyway: no duplicate), in s's greeting buffer, which is already
+         * the bytes sent before any event, freed once sent. */
+        if (p->snapshot && (r->snapshot = sse_latest_snapshot(h->latest, s->next_seq, &s->filter,
+                                                              &s->greeting, &s->greet_len)) > 0) {
+            h->st.snapshots++;
+            h->st.snap_events += r->snapshot;
+        }
         return;
     }
     /* Resuming needs ids we can vouch for: every event after last_id that
@@ -318,7 +242,7 @@ struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const struct sse_sub_params
                                   struct sse_resume *out)
 {
     struct sse_sub *s = calloc(1, sizeof *s);
-    if (s == NULL || copy_filter(s, p->pairs, p->npairs) < 0)
+    if (s == NULL || sse_pair_filter_set(&s->filter, p->pairs, p->npairs) < 0)
         goto fail;
     s->park = p->park;
     s->wake = p->wake;
@@ -333,11 +257,7 @@ struct sse_sub *sse_hub_subscribe(struct sse_hub *h, const struct sse_sub_params
         goto fail;
     }
     place(h, s, p, out);
-    s->hb_slice = (unsigned)(h->next_slot++ % h->hb_slices);
-    s->hb_next = h->hb_heads[s->hb_slice];
-    if (s->hb_next)
-        s->hb_next->hb_prev = s;
-    h->hb_heads[s->hb_slice] = s;
+    sse_hb_slices_add(&h->slices, &s->hb);
     s->next = h->subs;
     if (h->subs)
         h->subs->prev = s;
@@ -382,12 +302,7 @@ void sse_hub_unsubscribe(struct sse_hub *h, struct sse_sub *s)
         h->subs = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    if (s->hb_prev)
-        s->hb_prev->hb_next = s->hb_next;
-    else
-        h->hb_heads[s->hb_slice] = s->hb_next;
-    if (s->hb_next)
-        s->hb_next->hb_prev = s->hb_prev;
+    sse_hb_slices_remove(&h->slices, &s->hb);
     h->st.subscribers--;
     pthread_mutex_unlock(&h->lock);
     free_sub(s);
@@ -408,45 +323,6 @@ static void wake_parked(struct sse_hub *h)
         wake_one(s);
 }
 
-/* Caller holds the lock. The table's entry for f's pair, or -1. */
-static long find_latest(const struct sse_hub *h, const struct frame *f)
-{
-    for (size_t i = 0; i < h->nlatest; i++) {
-        const struct frame *e = &h->latest[i].f;
-        if (e->pair_hash == f->pair_hash && strcmp(e->base, f->base) == 0 &&
-            strcmp(e->quote, f->quote) == 0)
-            return (long)i;
-    }
-    return -1;
-}
-
-/* Caller holds the lock, after frame seq went into the ring. Make it its
- * pair's newest; returns the buffer this lets go of for good (free it), or
- * NULL. A new pair in a full table takes the place of the pair seen least
- * recently (smallest seq): a bound in pairs, so in memory. */
-static char *keep_latest(struct sse_hub *h, const struct frame *f, uint64_t seq)
-{
-    if (h->latest_max == 0 || f->pair_hash == 0)
-        return NULL;
-    long i = find_latest(h, f);
-    if (i < 0 && h->nlatest < h->latest_max) {
-        h->latest[h->nlatest] = (struct latest){.seq = seq, .f = *f};
-        h->nlatest++;
-        return NULL;
-    }
-    if (i < 0) {
-        i = 0;
-        for (size_t j = 1; j < h->nlatest; j++)
-            if (h->latest[j].seq < h->latest[i].seq)
-                i = (long)j;
-        h->st.pairs_evicted++;
-    }
-    struct latest *e = &h->latest[i];
-    char *drop = in_ring(h, e->seq) ? NULL : e->f.buf; /* else the ring frees it */
-    *e = (struct latest){.seq = seq, .f = *f};
-    return drop;
-}
-
 /* Caller holds the lock. Put one frame in the ring; *old and *dropped get
  * buffers to free once the lock is released (or NULL). */
 static void append_locked(struct sse_hub *h, char *frame, size_t len,
@@ -456,11 +332,7 @@ static void append_locked(struct sse_hub *h, char *frame, size_t len,
     if (m) {
         f.id = m->id;
         f.time_us = m->time_us;
-        if (m->base[0] && m->quote[0]) {
-            memcpy(f.base, m->base, sizeof f.base);
-            memcpy(f.quote, m->quote, sizeof f.quote);
-            f.pair_hash = pair_hash(f.base, f.quote);
-        }
+        sse_pair_tag_set(&f.tag, m->base, m->quote);
     }
     if (f.id > h->last_key)
         h->last_key = f.id;
@@ -471,15 +343,15 @@ static void append_locked(struct sse_hub *h, char *frame, size_t len,
     struct frame *slot = &h->ring[h->head % h->cap];
     *old = slot->buf;
     /* The frame leaving the ring may be its pair's newest: the table keeps it. */
-    if (*old && slot->pair_hash) {
-        long i = find_latest(h, slot);
-        if (i >= 0 && h->latest[i].seq == h->head - h->cap)
-            *old = NULL;
-    }
+    if (*old && sse_latest_holds(h->latest, h->head - h->cap, &slot->tag))
+        *old = NULL;
     *slot = f;
     h->head++;
     h->st.published++;
-    *dropped = keep_latest(h, &f, h->head - 1);
+    int evicted = 0;
+    *dropped =
+        sse_latest_keep(h->latest, h->head - 1, f.buf, f.len, &f.tag, ring_first(h), &evicted);
+    h->st.pairs_evicted += (uint64_t)evicted;
 }
 
 /* Caller holds the lock. One pass over the subscribers after new frames:
@@ -559,21 +431,18 @@ void sse_hub_heartbeat(struct sse_hub *h)
 int sse_hub_set_heartbeat_slices(struct sse_hub *h, unsigned slices)
 {
     pthread_mutex_lock(&h->lock);
-    int ok = slices >= 1 && slices <= SSE_HUB_HB_SLICES_MAX && h->subs == NULL;
-    if (ok)
-        h->hb_slices = slices;
+    int rc = h->subs == NULL ? sse_hb_slices_set(&h->slices, slices) : -1;
     pthread_mutex_unlock(&h->lock);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 void sse_hub_heartbeat_slice(struct sse_hub *h, unsigned slice)
 {
     pthread_mutex_lock(&h->lock);
-    if (slice < h->hb_slices) {
-        for (struct sse_sub *s = h->hb_heads[slice]; s; s = s->hb_next) {
-            s->hb_due = 1;
-            wake_one(s);
-        }
+    for (struct sse_hb_link *l = sse_hb_slices_first(&h->slices, slice); l; l = l->next) {
+        struct sse_sub *s = (struct sse_sub *)((char *)l - offsetof(struct sse_sub, hb));
+        s->hb_due = 1;
+        wake_one(s);
     }
     pthread_mutex_unlock(&h->lock);
 }
@@ -648,29 +517,15 @@ static int wanted(const struct sse_sub *s, const struct frame *f)
 {
     if (f->id && f->id <= s->min_id)
         return 0; /* the client has it already (resume from a replica ahead) */
-    if (s->pairs == NULL)
-        return 1;
-    for (size_t i = 0; i < s->npairs; i++)
-        if (s->hashes[i] == f->pair_hash && strcmp(s->pairs[i].base, f->base) == 0 &&
-            strcmp(s->pairs[i].quote, f->quote) == 0)
-            return 1;
-    return 0;
+    return sse_pair_filter_match(&s->filter, &f->tag);
 }
 
 /* Caller holds the lock. */
 static void count_delivery(struct sse_hub *h, const struct frame *f, int64_t now_us)
 {
     h->st.delivered++;
-    if (f->time_us == 0 || now_us == 0)
-        return;
-    int64_t d_us = now_us - f->time_us;
-    if (d_us < 0)
-        d_us = 0; /* producer clock ahead of ours */
-    size_t b = 0;
-    while (b < SSE_DELAY_BUCKETS && d_us > sse_delay_bounds_ms[b] * 1000)
-        b++;
-    h->st.delay_count[b]++;
-    h->st.delay_sum_s += (double)d_us / 1e6;
+    if (f->time_us != 0 && now_us != 0)
+        sse_delay_record(&h->st.delay, now_us - f->time_us);
 }
 
 /* Caller holds the lock. Copies whole or partial frames from the ring,

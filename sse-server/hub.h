@@ -10,9 +10,11 @@
  * Last-Event-ID, and subscribers may filter by currency pair.
  *
  * Snapshots: the hub also keeps, per currency pair, the newest frame seen
- * (a small table bounded in pairs, see sse_hub_set_latest), even after the
- * ring has moved past it, so that a new subscriber can start with the
- * current price of every pair it wants before the live events.
+ * (a small table bounded in pairs, see sse_hub_set_latest and latest.h),
+ * even after the ring has moved past it, so that a new subscriber can
+ * start with the current price of every pair it wants before the live
+ * events. The pair filter is pair_filter.h, heartbeat slices hb_slices.h,
+ * the delay histogram delay.h: the hub uses them under its lock.
  *
  * The hub knows nothing about HTTP. A subscriber that has nothing to read
  * is "parked" through its park() callback; the next publish, heartbeat,
@@ -33,32 +35,27 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "delay.h"
 #include "rc_pairs.h"
 
-/* Upper bounds (ms) of the publish-to-delivery delay histogram buckets;
- * one more bucket counts everything above the last. */
-#define SSE_DELAY_BUCKETS 12
-extern const int64_t sse_delay_bounds_ms[SSE_DELAY_BUCKETS];
-
 struct sse_hub_stats {
-    unsigned subscribers;   /* now */
-    uint64_t subscribed;    /* since start */
-    uint64_t rejected_full; /* refused by the subscriber limit */
-    uint64_t published;     /* frames */
-    uint64_t delivered;     /* frames fully handed to a subscriber */
-    uint64_t heartbeats;    /* heartbeat comments handed to idle subscribers */
-    uint64_t lagged;        /* subscribers cut off for falling behind the ring */
-    uint64_t hangups;       /* subscribers kicked because the client left */
-    uint64_t replays;       /* resumes served from the ring without a gap */
-    uint64_t resets;        /* resumes that could not be served: reset sent */
-    uint64_t gaps;          /* gaps marked in the ring (sse_hub_mark_gap) */
-    uint64_t gap_cuts;      /* streams ended because of a gap */
-    uint64_t snapshots;     /* subscribers that started with a snapshot (>= 1 event) */
-    uint64_t snap_events;   /* events in those snapshots */
-    uint64_t pairs_evicted; /* pairs dropped from the full latest table */
-    uint64_t since_replays; /* subscribers placed by time (?since=) */
-    uint64_t delay_count[SSE_DELAY_BUCKETS + 1]; /* per bucket, not cumulative */
-    double delay_sum_s;
+    unsigned subscribers;        /* now */
+    uint64_t subscribed;         /* since start */
+    uint64_t rejected_full;      /* refused by the subscriber limit */
+    uint64_t published;          /* frames */
+    uint64_t delivered;          /* frames fully handed to a subscriber */
+    uint64_t heartbeats;         /* heartbeat comments handed to idle subscribers */
+    uint64_t lagged;             /* subscribers cut off for falling behind the ring */
+    uint64_t hangups;            /* subscribers kicked because the client left */
+    uint64_t replays;            /* resumes served from the ring without a gap */
+    uint64_t resets;             /* resumes that could not be served: reset sent */
+    uint64_t gaps;               /* gaps marked in the ring (sse_hub_mark_gap) */
+    uint64_t gap_cuts;           /* streams ended because of a gap */
+    uint64_t snapshots;          /* subscribers that started with a snapshot (>= 1 event) */
+    uint64_t snap_events;        /* events in those snapshots */
+    uint64_t pairs_evicted;      /* pairs dropped from the full latest table */
+    uint64_t since_replays;      /* subscribers placed by time (?since=) */
+    struct sse_delay_hist delay; /* publish-to-delivery, for events with a time */
 };
 
 /* What an event is, for ids, resume, filters and the delay histogram. */

@@ -25,20 +25,20 @@ static void put(struct out *o, const char *fmt, ...)
 }
 
 /* The publish-to-delivery delay, as a Prometheus histogram (cumulative). */
-static void put_delay(struct out *o, const struct sse_hub_stats *h)
+static void put_delay(struct out *o, const struct sse_delay_hist *d)
 {
     const char *name = "sse_delivery_delay_seconds";
     put(o, "# HELP %s Time from an event's own \"time\" to its hand-over to a client.\n", name);
     put(o, "# TYPE %s histogram\n", name);
     uint64_t cum = 0;
     for (size_t b = 0; b < SSE_DELAY_BUCKETS; b++) {
-        cum += h->delay_count[b];
+        cum += d->count[b];
         put(o, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double)sse_delay_bounds_ms[b] / 1000,
             cum);
     }
-    cum += h->delay_count[SSE_DELAY_BUCKETS];
+    cum += d->count[SSE_DELAY_BUCKETS];
     put(o, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n%s_count %" PRIu64 "\n", name, cum,
-        name, h->delay_sum_s, name, cum);
+        name, d->sum_s, name, cum);
 }
 
 char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consumer_stats *c,
@@ -118,7 +118,7 @@ char *sse_metrics_render(const struct sse_hub_stats *hub, const struct sse_consu
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         put(&o, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", rows[i].name, rows[i].help,
             rows[i].name, rows[i].type, rows[i].name, rows[i].value);
-    put_delay(&o, hub);
+    put_delay(&o, &hub->delay);
     if (o.failed) {
         free(o.buf);
         return NULL;

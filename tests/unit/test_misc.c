@@ -442,21 +442,21 @@ static const char *const want_le[SSE_DELAY_BUCKETS + 1] = {
 static void test_metrics_render(void **state)
 {
     (void)state;
-    struct sse_hub_stats hs = {.subscribers = 3,
-                               .subscribed = 11,
-                               .rejected_full = 2,
-                               .published = 12345678901234ULL,
-                               .delivered = 98765432109ULL,
-                               .lagged = 4,
-                               .hangups = 6,
-                               .replays = 8,
-                               .resets = 9,
-                               .snapshots = 13,
-                               .snap_events = 14,
-                               .pairs_evicted = 15,
-                               .since_replays = 16,
-                               .delay_count = {1, 2, 0, 3, 4, 0, 0, 5, 0, 0, 6, 0, 7},
-                               .delay_sum_s = 123.456789};
+    struct sse_hub_stats hs = {
+        .subscribers = 3,
+        .subscribed = 11,
+        .rejected_full = 2,
+        .published = 12345678901234ULL,
+        .delivered = 98765432109ULL,
+        .lagged = 4,
+        .hangups = 6,
+        .replays = 8,
+        .resets = 9,
+        .snapshots = 13,
+        .snap_events = 14,
+        .pairs_evicted = 15,
+        .since_replays = 16,
+        .delay = {.count = {1, 2, 0, 3, 4, 0, 0, 5, 0, 0, 6, 0, 7}, .sum_s = 123.456789}};
     struct sse_consumer_stats cs;
     atomic_init(&cs.received, 100);
     atomic_init(&cs.invalid, 7);
@@ -503,7 +503,7 @@ static void test_metrics_render(void **state)
     assert_int_equal(nb, SSE_DELAY_BUCKETS + 1);
     unsigned long long cum = 0;
     for (size_t i = 0; i < nb; i++) {
-        cum += hs.delay_count[i];
+        cum += hs.delay.count[i];
         if (strcmp(b[i].le, want_le[i]) != 0 || b[i].value != cum)
             print_error("bucket %zu: le=\"%s\" %llu, want le=\"%s\" %llu\n", i, b[i].le, b[i].value,
                         want_le[i], cum);
@@ -536,8 +536,8 @@ static void test_metrics_histogram_small_sum(void **state)
     (void)state;
     struct sse_hub_stats hs;
     memset(&hs, 0, sizeof hs);
-    hs.delay_count[0] = 3;
-    hs.delay_sum_s = 0.123456;
+    hs.delay.count[0] = 3;
+    hs.delay.sum_s = 0.123456;
     struct sse_consumer_stats cs;
     atomic_init(&cs.received, 0);
     atomic_init(&cs.invalid, 0);
@@ -613,8 +613,8 @@ static void test_metrics_zero_and_max(void **state)
     expect_line(t, "sse_clients_hangups_total 18446744073709551615");
     /* a long-running server's histogram: the text still fits */
     for (size_t i = 0; i <= SSE_DELAY_BUCKETS; i++)
-        hs.delay_count[i] = UINT64_MAX / (SSE_DELAY_BUCKETS + 1);
-    hs.delay_sum_s = 1e12;
+        hs.delay.count[i] = UINT64_MAX / (SSE_DELAY_BUCKETS + 1);
+    hs.delay.sum_s = 1e12;
     free(t);
     t = sse_metrics_render(&hs, &cs, &http_stats, &len);
     assert_non_null(t);
