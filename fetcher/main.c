@@ -192,8 +192,6 @@ static void heed(struct run *r, const char *what, const struct fetch_plan *q,
     char one[2 * RC_ASSET_MAX + 2];
     if (v->request_cost >= 0)
         r->st.request_cost += (uint64_t)v->request_cost;
-    if (v->ratelimit_remaining >= 0)
-        r->st.ratelimit_remaining = v->ratelimit_remaining;
     switch (v->kind) {
     case FETCH_VERDICT_BAD_KEY:
     case FETCH_VERDICT_NO_PERMISSION:
@@ -257,6 +255,16 @@ static void do_tick(struct run *r, struct fetch_coinapi *api, struct rc_publishe
     size_t nreq = fetch_coinapi_requests(api);
     r->st.requests += nreq;
     fetch_coinapi_get_all(api, v, got);
+    /* The quota left is the lowest X-RateLimit-Remaining of the tick: its
+     * requests run at once and answer in any order, and the lowest is what
+     * CoinAPI counted last, whichever answer arrived last. */
+    long remaining = -1;
+    for (size_t k = 0; k < nreq; k++)
+        if (v[k].ratelimit_remaining >= 0 &&
+            (remaining < 0 || v[k].ratelimit_remaining < remaining))
+            remaining = v[k].ratelimit_remaining;
+    if (remaining >= 0)
+        r->st.ratelimit_remaining = remaining;
     for (size_t k = 0; k < nreq && r->exit_code == 0; k++) {
         const struct fetch_plan *q = fetch_coinapi_request(api, k);
         plan_label(q, pairs, what, sizeof what);

@@ -47,7 +47,8 @@ struct fetch_stats {
     uint64_t fetched;            /* valid rates queued for the broker */
     uint64_t failed[FETCH_CAUSES];
     uint64_t request_cost;    /* sum of CoinAPI's X-RateLimit-Request-Cost */
-    long ratelimit_remaining; /* the last X-RateLimit-Remaining, -1 before any */
+    long ratelimit_remaining; /* the lowest X-RateLimit-Remaining of the last tick
+                                that had one, -1 before any */
     int paused;               /* 1 while requests pause after a 429 */
     size_t pairs, requests_per_tick;
     struct rc_publisher_stats pub;
