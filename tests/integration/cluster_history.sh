@@ -287,9 +287,12 @@ kill -TERM "$FETCHER"
 gone() { ! kill -0 "$1" 2>/dev/null; }
 check "the fetcher ends (SIGTERM, then its drain)" wait_for 60 gone "$FETCHER"
 fetched=$(fsum "$D/fetcher.log" fetched)
+# A request the fetcher gave up on (its timeout is 90 % of the 500 ms tick; a
+# busy machine can take longer) may still have been served and journalled.
+abandoned=$(fsum "$D/fetcher.log" transport)
 echo "# fetcher: $(sed -n 's/.*summary: //p' "$D/fetcher.log")"
-check "every tick it fetched ($fetched) confirmed, none dropped or left, the journal has them all" \
-    bash -c "[ '${fetched:-0}' -ge 40 ] && grep -q 'summary: .* confirmed=$fetched .*dropped_overflow=0 dropped_unrouted=0 unsent=0 ' '$D/fetcher.log' && [ \$(wc -l <'$D/journal') = $fetched ]"
+check "every tick it fetched ($fetched) confirmed, none dropped or left, the journal has them all ($(wc -l <"$D/journal") lines; $abandoned request(s) given up)" \
+    bash -c "[ '${fetched:-0}' -ge 40 ] && grep -q 'summary: .* confirmed=$fetched .*dropped_overflow=0 dropped_unrouted=0 unsent=0 ' '$D/fetcher.log' && j=\$(wc -l <'$D/journal') && [ \$j -ge $fetched ] && [ \$j -le $((fetched + ${abandoned:-0})) ]"
 # has_newest URL: a new stream's snapshot (each pair's newest event) is the
 # journal's last tick of each pair: the replica has published it.
 for p in BTC ETH; do grep -F "\"asset_id_base\":\"$p\"" "$D/journal" | tail -1; done | sort >"$D/newest"
@@ -320,8 +323,8 @@ for r in A B; do
     check "... none twice or out of order (duplicates $(json "$j" duplicates))" test "$(json "$j" duplicates)" = 0
     check "... none missed (missed_events $(json "$j" missed_events))" test "$(json "$j" missed_events)" = 0
     events data "$D/rec$r".[0-9]* >"$D/rec$r.ticks"
-    check "... its recorder got every tick the stand-in served, once, in order per pair ($(wc -l <"$D/rec$r.ticks") of $fetched)" \
-        same_ticks "$D/rec$r.ticks" "$D/journal"
+    check "... its recorder got every tick the fetcher took from the stand-in, once, in order per pair ($(wc -l <"$D/rec$r.ticks") of $fetched)" \
+        eval '[ "$(wc -l <"$D/rec$r.ticks")" = "$fetched" ] && ticks_within "$D/rec$r.ticks" "$D/journal" "${abandoned:-0}"'
     check "... with ids that only go up" ids_up "$D/rec$r".[0-9]*
     check "... and no reset event" test "$(events resets "$D/rec$r".[0-9]*)" = 0
 done

@@ -147,6 +147,22 @@ same_ticks() {
     done
 }
 
+# ticks_within A B N: every tick of A is in B, in the same order per pair, and
+# B holds at most N ticks more. For a stand-in's journal (B) beside what was
+# published (A) when the fetcher gave up on N requests (transport=N): the
+# stand-in may still have served, and recorded, an answer the fetcher no
+# longer waited for.
+ticks_within() {
+    local extra=$(($(wc -l <"$2") - $(wc -l <"$1")))
+    ((extra >= 0 && extra <= $3)) || return 1
+    local pair
+    for pair in $(sed -n 's/.*"asset_id_base":"\([^"]*\)","asset_id_quote":"\([^"]*\)".*/\1\/\2/p' "$2" | sort -u); do
+        local sel="\"asset_id_base\":\"${pair%/*}\",\"asset_id_quote\":\"${pair#*/}\""
+        # A line only A has ("<") means a tick B never served, or one out of order.
+        ! diff <(grep -F "$sel" "$1") <(grep -F "$sel" "$2") | grep -q '^<' || return 1
+    done
+}
+
 # free_ports FIRST COUNT N: N ports of FIRST..FIRST+COUNT-1 that nobody
 # listens on (a test's own fixed range, below the ephemeral range), starting
 # at a pid-dependent offset so two runs at once rarely collide.
