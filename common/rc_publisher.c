@@ -1,3 +1,4 @@
+/* rc_publisher: the reliable tick publisher (see rc_publisher.h). */
 #include "rc_publisher.h"
 
 #include <inttypes.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "rc_log.h"
+#include "rc_ratelimit.h"
 #include "rc_time.h"
 
 /* Waits are cut into slices so a stop flag set by a signal is noticed
@@ -13,6 +15,9 @@
 #define SLICE_MS 200
 /* How soon an unroutable tick is offered again. */
 #define ROUTE_RETRY_MS 1000
+/* A long outage drops a tick per tick: say so once a minute, with the
+ * running total. */
+#define OVERFLOW_LOG_WINDOW_MS 60000
 
 struct entry {
     char *json;
@@ -26,11 +31,12 @@ struct rc_publisher {
     struct rc_publisher_params prm;
     struct rc_amqp *amqp;
     struct rc_backoff backoff;
-    int64_t next_attempt_ms;   /* no reconnect before this */
-    int failed_before;         /* log "connected" again only after a failure */
-    int unrouted_logged;       /* a NO_ROUTE period is logged once */
-    int history_logged;        /* a refused history stream is logged once */
-    int64_t history_off_until; /* no stream support: not asked again before this */
+    int64_t next_attempt_ms;          /* no reconnect before this */
+    int failed_before;                /* log "connected" again only after a failure */
+    int unrouted_logged;              /* a NO_ROUTE period is logged once */
+    int history_logged;               /* a refused history stream is logged once */
+    struct rc_ratelimit overflow_log; /* lines about dropped ticks */
+    int64_t history_off_until;        /* no stream support: not asked again before this */
     uint64_t last_id;
     struct entry *q; /* ring of prm.buffer entries */
     size_t head, count;
@@ -46,6 +52,7 @@ struct rc_publisher *rc_publisher_new(const struct rc_publisher_params *prm)
     }
     p->prm = *prm;
     p->backoff = (struct rc_backoff){.base_ms = 250, .cap_ms = 10000};
+    rc_ratelimit_init(&p->overflow_log, 1, OVERFLOW_LOG_WINDOW_MS);
     return p;
 }
 
@@ -84,7 +91,8 @@ int rc_publisher_enqueue(struct rc_publisher *p, const struct rc_tick *t, uint64
         /* Full (a long broker outage): the oldest tick is the least useful. */
         pop_head(p);
         p->st.dropped_overflow++;
-        if (p->st.dropped_overflow == 1 || p->st.dropped_overflow % 100 == 0)
+        uint64_t quiet; /* the running total says it */
+        if (rc_ratelimit_allow(&p->overflow_log, rc_mono_ms(), &quiet))
             rc_warn("broker: queue full (%zu ticks): dropping the oldest (%" PRIu64 " so far)",
                     p->prm.buffer, p->st.dropped_overflow);
     }

@@ -27,6 +27,7 @@
 #include "rc_log.h"
 #include "rc_pairs.h"
 #include "rc_publisher.h"
+#include "rc_ratelimit.h"
 #include "rc_time.h"
 
 enum { EXIT_CONFIG = 2, EXIT_UNAUTHORIZED = 3, EXIT_FORBIDDEN = 4 };
@@ -55,11 +56,10 @@ struct config {
 };
 
 struct run {
-    struct fetch_stats st;   /* counters: the summary line and the metrics */
-    int64_t paused_until_ms; /* 429: no requests before this */
-    int64_t last_log_ms[FETCH_CAUSES];
-    uint64_t quiet[FETCH_CAUSES]; /* failures not logged since the last line */
-    int exit_code;                /* set by 401/403: stop */
+    struct fetch_stats st;                       /* counters: the summary line and the metrics */
+    int64_t paused_until_ms;                     /* 429: no requests before this */
+    struct rc_ratelimit log_limit[FETCH_CAUSES]; /* one line per cause per LOG_EVERY_MS */
+    int exit_code;                               /* set by 401/403: stop */
 };
 
 static const char summary[] =
@@ -143,22 +143,18 @@ static void fail(struct run *r, enum fetch_cause c, const char *what, const char
 static void fail(struct run *r, enum fetch_cause c, const char *what, const char *fmt, ...)
 {
     r->st.failed[c]++;
-    int64_t now = rc_mono_ms();
-    if (r->last_log_ms[c] && now - r->last_log_ms[c] < LOG_EVERY_MS) {
-        r->quiet[c]++;
+    uint64_t quiet;
+    if (!rc_ratelimit_allow(&r->log_limit[c], rc_mono_ms(), &quiet))
         return;
-    }
     char msg[600];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (r->quiet[c])
-        rc_warn("coinapi: %s: %s (%" PRIu64 " more like it not logged)", what, msg, r->quiet[c]);
+    if (quiet)
+        rc_warn("coinapi: %s: %s (%" PRIu64 " more like it not logged)", what, msg, quiet);
     else
         rc_warn("coinapi: %s: %s", what, msg);
-    r->last_log_ms[c] = now;
-    r->quiet[c] = 0;
 }
 
 /* No requests until the verdict's pause is over. Said once per pause. */
@@ -341,6 +337,8 @@ int main(int argc, char **argv)
     struct rc_publisher *pub = NULL;
     struct fetch_metrics *metrics = NULL;
     run.st.ratelimit_remaining = -1;
+    for (int c = 0; c < FETCH_CAUSES; c++)
+        rc_ratelimit_init(&run.log_limit[c], 1, LOG_EVERY_MS);
 
     rc_log_set_name("fetcher");
     int rc = load_config(&cfg, argc, argv);

@@ -1,3 +1,5 @@
+/* sse_broadcast: POST /api/v1/sso/broadcast: admit, receive, publish (see
+ * broadcast.h). */
 #include "broadcast.h"
 
 #include <pthread.h>
@@ -13,6 +15,12 @@
 
 /* How long a POST may wait for the broker's confirm. */
 #define BROADCAST_WAIT_MS 5000
+
+struct sse_broadcast_upload {
+    char buf[SSE_BROADCAST_MAX_BODY];
+    size_t len;
+    int too_large;
+};
 
 struct sse_broadcast {
     char *token;
@@ -95,4 +103,51 @@ unsigned sse_broadcast_publish(struct sse_broadcast *b, const char *body, size_t
         return 503;
     }
     return 202;
+}
+
+unsigned sse_broadcast_admit(const struct sse_broadcast *b, const char *authorization,
+                             const char *content_length, const char **why)
+{
+    if (b == NULL) {
+        *why = "not found (broadcast is disabled)";
+        return 404;
+    }
+    if (!sse_broadcast_authorized(b, authorization)) {
+        *why = "missing or wrong bearer token";
+        return 401;
+    }
+    if (content_length && strtoull(content_length, NULL, 10) > SSE_BROADCAST_MAX_BODY) {
+        *why = "body too large";
+        return 413;
+    }
+    return 0;
+}
+
+struct sse_broadcast_upload *sse_broadcast_upload_new(void)
+{
+    return calloc(1, sizeof(struct sse_broadcast_upload));
+}
+
+void sse_broadcast_upload_free(struct sse_broadcast_upload *u)
+{
+    free(u);
+}
+
+void sse_broadcast_upload_add(struct sse_broadcast_upload *u, const char *data, size_t len)
+{
+    if (u->len + len > sizeof u->buf)
+        u->too_large = 1;
+    else
+        memcpy(u->buf + u->len, data, len);
+    u->len += len;
+}
+
+unsigned sse_broadcast_upload_publish(struct sse_broadcast *b, const struct sse_broadcast_upload *u,
+                                      char *err, size_t errlen)
+{
+    if (u->too_large) {
+        snprintf(err, errlen, "body too large");
+        return 413;
+    }
+    return sse_broadcast_publish(b, u->buf, u->len, err, errlen);
 }

@@ -1,3 +1,4 @@
+/* sse_consumer: the AMQP consumer thread (see consumer.h). */
 #include "consumer.h"
 
 #include <ctype.h>
@@ -12,11 +13,15 @@
 #include "frame.h"
 #include "rc_amqp.h"
 #include "rc_log.h"
+#include "rc_ratelimit.h"
 #include "rc_tick.h"
 #include "rc_time.h"
 
 /* How long one consume call may block: bounds how late a stop is seen. */
 #define POLL_MS 250
+/* A flood of garbage must not flood the log: the counter has it all. */
+#define INVALID_LOG_BURST     10
+#define INVALID_LOG_WINDOW_MS 10000
 
 struct sse_consumer {
     const struct sse_consumer_config *cfg;
@@ -28,10 +33,11 @@ struct sse_consumer {
     struct sse_event_meta batch_meta[SSE_HUB_BATCH_MAX];
     size_t nbatch;
     int history_refusal_logged;
-    int history_retries;       /* transient refusals in a row */
-    int history_empty;         /* the broker said the stream had nothing when declared */
-    int first_fill;            /* this backfill fills an empty ring */
-    int64_t history_off_until; /* no stream support: do not ask before this */
+    int history_retries;             /* transient refusals in a row */
+    int history_empty;               /* the broker said the stream had nothing when declared */
+    int first_fill;                  /* this backfill fills an empty ring */
+    int64_t history_off_until;       /* no stream support: do not ask before this */
+    struct rc_ratelimit invalid_log; /* lines about invalid messages */
     struct sse_consumer_stats st;
 };
 
@@ -67,10 +73,14 @@ static int frame_message(struct sse_consumer *c, const char *body, size_t blen,
         return -1;
     }
     if (rc_tick_parse(&t, body, blen, err, sizeof err) < 0) {
-        uint64_t n = atomic_fetch_add(&c->st.invalid, 1) + 1;
-        /* A flood of garbage must not flood the log: the counter has it all. */
-        if (n <= 10 || n % 1000 == 0)
-            rc_warn("broker: invalid message dropped (%zu bytes, #%" PRIu64 "): %s", blen, n, err);
+        uint64_t n = atomic_fetch_add(&c->st.invalid, 1) + 1, quiet;
+        if (rc_ratelimit_allow(&c->invalid_log, rc_mono_ms(), &quiet)) {
+            char more[64] = "";
+            if (quiet)
+                snprintf(more, sizeof more, " (%" PRIu64 " more like it not logged)", quiet);
+            rc_warn("broker: invalid message dropped (%zu bytes, #%" PRIu64 "): %s%s", blen, n, err,
+                    more);
+        }
         return -1;
     }
     *m = (struct sse_event_meta){.id = sse_event_id_pick(message_id, c->last_id),
@@ -453,6 +463,7 @@ struct sse_consumer *sse_consumer_start(const struct sse_consumer_config *cfg, s
         return NULL;
     c->cfg = cfg;
     c->hub = hub;
+    rc_ratelimit_init(&c->invalid_log, INVALID_LOG_BURST, INVALID_LOG_WINDOW_MS);
     if (pthread_create(&c->thread, NULL, run, c) != 0) {
         free(c);
         return NULL;

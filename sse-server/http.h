@@ -1,10 +1,12 @@
-/* sse_http: the HTTP side of sse-server (libmicrohttpd, epoll, thread
- * pool, suspend/resume).
+/* sse_http: the libmicrohttpd daemon (epoll, thread pool,
+ * suspend/resume): its options, the listen address, the per-connection
+ * hooks (SO_SNDBUF, the header deadline of deadline.h, %00 left escaped),
+ * its log (rate-limited), and each request handed to the route table
+ * (routes.h) once its headers are in.
  *
- * Routes: GET /api/v1/sso/stream (the event stream, see stream.h),
- * POST /api/v1/sso/broadcast (see broadcast.h), GET /healthz, /readyz and
- * /metrics. OPTIONS answers CORS preflights; other paths 404, other methods
- * 405 with Allow.
+ * The threads streams are handed to (the writers, the reaper) are
+ * started and stopped by the caller, around this daemon: see main.c for
+ * the order.
  */
 #ifndef SSE_HTTP_H
 #define SSE_HTTP_H
@@ -14,6 +16,8 @@
 #include "broadcast.h"
 #include "consumer.h"
 #include "hub.h"
+#include "reaper.h"
+#include "writer.h"
 
 struct sse_http_config {
     const char *listen;         /* "0.0.0.0:8181", "[::]:8181", "localhost:8181" */
@@ -32,11 +36,14 @@ struct sse_http_config {
 
 struct sse_http;
 
-/* cfg, hub and stats are borrowed and must outlive the server; broadcast
- * may be NULL (the endpoint then answers 404). */
+/* Everything is borrowed and must outlive the server. broadcast may be
+ * NULL (the endpoint then answers 404); reaper may be NULL (hang-ups are
+ * found by the next write); writers NULL: every event goes through
+ * libmicrohttpd (always so with TLS). */
 struct sse_http *sse_http_start(const struct sse_http_config *cfg, struct sse_hub *hub,
                                 const struct sse_consumer_stats *stats,
-                                struct sse_broadcast *broadcast, char *err, size_t errlen);
+                                struct sse_broadcast *broadcast, struct sse_reaper *reaper,
+                                struct sse_writers *writers, char *err, size_t errlen);
 
 /* Close connections whose request headers are overdue (--request-timeout
  * is a deadline, not an idle timeout). Call every few hundred ms. */
@@ -45,12 +52,12 @@ void sse_http_sweep(struct sse_http *s);
 /* The TCP port actually bound (useful with --listen HOST:0). */
 unsigned sse_http_port(const struct sse_http *s);
 
-/* Stop accepting, end every stream (the hub must already be closed, so
- * that parked streams are resumed and read end-of-stream), wait for them
- * up to wait_ms, then stop the daemon and free. Accepts NULL. */
-void sse_http_stop(struct sse_http *s, struct sse_hub *hub, int wait_ms);
+/* Stop accepting new connections; those open go on. Accepts NULL. */
+void sse_http_quiesce(struct sse_http *s);
 
-/* 1 if origin is allowed by the list ("*" allows all). Exposed for tests. */
-int sse_origin_allowed(const char *list, const char *origin);
+/* Stop the daemon, closing every connection, and free. libmicrohttpd
+ * aborts the process if a connection is still suspended: the hub must be
+ * closed and every stream ended first. Accepts NULL. */
+void sse_http_stop(struct sse_http *s);
 
 #endif

@@ -8,6 +8,9 @@
  * under its lock), and this main thread, which only waits for a signal and
  * drives heartbeats.
  *
+ * Every thread is started and stopped here, in main(): the order of the
+ * shutdown is written beside its code.
+ *
  * Exit codes: 0 after SIGINT/SIGTERM, 1 when a component cannot start,
  * 2 for a configuration error.
  */
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "consumer.h"
 #include "http.h"
@@ -25,7 +29,10 @@
 #include "rc_history.h"
 #include "rc_log.h"
 #include "rc_time.h"
+#include "reaper.h"
+#include "stream.h"
 #include "tls.h"
+#include "writer.h"
 
 static volatile sig_atomic_t stop;
 
@@ -192,6 +199,30 @@ static void raise_nofile(unsigned max_clients)
                 max_clients);
 }
 
+/* The reaper watches sockets numbered below this. */
+static int open_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 1 << 24)
+        return 1 << 16;
+    return (int)rl.rlim_cur;
+}
+
+/* Until every stream has ended (its subscriber gone) or until_ms. */
+static void wait_for_streams(struct sse_hub *hub, int64_t until_ms)
+{
+    struct sse_hub_stats st;
+    if (hub == NULL)
+        return;
+    for (sse_hub_get_stats(hub, &st); st.subscribers > 0 && rc_mono_ms() < until_ms;
+         sse_hub_get_stats(hub, &st))
+        usleep(10000);
+}
+
+/* How long the shutdown waits for streams to end on their own, then for
+ * the ones the writers hand back. */
+#define STOP_WAIT_MS 2000
+
 int main(int argc, char **argv)
 {
     struct config cfg = {0};
@@ -200,6 +231,8 @@ int main(int argc, char **argv)
     struct sse_hub *hub = NULL;
     struct sse_consumer *consumer = NULL;
     struct sse_http *http = NULL;
+    struct sse_reaper *reaper = NULL;
+    struct sse_writers *writers = NULL;
     struct sse_broadcast *broadcast = NULL;
     struct sse_tls tls = {0};
 
@@ -272,8 +305,15 @@ int main(int argc, char **argv)
         goto out;
     }
     wait_for_history(&cfg, sse_consumer_stats(consumer));
-    if ((http = sse_http_start(&hcfg, hub, sse_consumer_stats(consumer), broadcast, err,
-                               sizeof err)) == NULL) {
+    /* Without the reaper, hang-ups are still found by the next write. */
+    if ((reaper = sse_reaper_start(open_file_limit(), sse_stream_hangup)) == NULL)
+        rc_warn("http: cannot start the hang-up watcher; dead clients found by heartbeats");
+    /* Plain HTTP: streams leave libmicrohttpd after their greeting and are
+     * written by these threads (writer.h); TLS streams cannot. */
+    if (!(hcfg.tls_cert && hcfg.tls_key) && (writers = sse_writers_start(cfg.threads, hub)) == NULL)
+        rc_warn("http: cannot start the stream writers; every event goes through libmicrohttpd");
+    if ((http = sse_http_start(&hcfg, hub, sse_consumer_stats(consumer), broadcast, reaper, writers,
+                               err, sizeof err)) == NULL) {
         rc_error("%s", err);
         goto out;
     }
@@ -305,15 +345,39 @@ int main(int argc, char **argv)
     rc_info("stopping: closing streams");
     exit_code = 0;
 out:
-    /* Order matters: no new messages, end every stream (resuming the
-     * suspended ones), then stop HTTP. */
-    sse_consumer_stop(consumer);
+    /* The shutdown keeps the promise of SIGTERM (README): stop accepting,
+     * end every stream cleanly, exit 0 within a few seconds (the consumer's
+     * poll, then at most STOP_WAIT_MS). In this order, because
+     * libmicrohttpd aborts the process if a connection is still suspended
+     * when its daemon stops, and a stream whose client stopped reading
+     * would never end on its own:
+     *  1. Stop the consumer: no new events.
+     *  2. Close the hub (the flag): every parked stream is resumed, and its
+     *     reader returns end-of-stream.
+     *  3. Quiesce the daemon: no new connections.
+     *  4. Wait, most of STOP_WAIT_MS, for the streams to send their last
+     *     bytes and end.
+     *  5. Stop the writers: they hand back what they still hold (clients
+     *     that stopped reading) to libmicrohttpd, which ends it; wait the
+     *     rest of STOP_WAIT_MS.
+     *  6. Stop the daemon: every connection closes.
+     *  7. Free the writers (no reader calls them any more), stop the reaper
+     *     (every stream is unwatched now), free what the daemon borrowed:
+     *     the broadcast, the hub, the TLS keys. */
+    sse_consumer_stop(consumer); /* 1 */
     if (hub)
-        sse_hub_close(hub);
-    sse_http_stop(http, hub, 2000);
+        sse_hub_close(hub); /* 2 */
+    sse_http_quiesce(http); /* 3 */
+    int64_t stop_start = rc_mono_ms();
+    wait_for_streams(hub, stop_start + STOP_WAIT_MS * 3 / 4); /* 4 */
+    sse_writers_stop(writers);                                /* 5 */
+    wait_for_streams(hub, stop_start + STOP_WAIT_MS);
+    sse_http_stop(http);       /* 6 */
+    sse_writers_free(writers); /* 7 */
+    sse_reaper_stop(reaper);
     sse_broadcast_free(broadcast);
     sse_hub_free(hub);
-    sse_tls_clear(&tls); /* after the daemon that borrowed it */
+    sse_tls_clear(&tls);
     rc_info("stopped");
     return exit_code;
 }

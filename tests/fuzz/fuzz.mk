@@ -32,7 +32,7 @@ FUZZ_LIBS       = $(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null) -lm -pthre
 FUZZ_TARGETS    := fuzz_tick fuzz_frame fuzz_event_id fuzz_config
 FUZZ_BINS       := $(addprefix $(FUZZ_BIN)/,$(FUZZ_TARGETS))
 FUZZ_COMMON_SRC := $(wildcard common/*.c)
-# sse-server/*.S: assembled data (the demo page, .incbin) that http.c uses.
+# sse-server/*.S: assembled data (the demo page, .incbin) that routes.c uses.
 FUZZ_SSE_SRC    := $(filter-out sse-server/main.c,$(wildcard sse-server/*.c)) \
                    $(wildcard sse-server/*.S)
 FUZZ_COMMON_OBJ := $(patsubst %.c,$(FUZZ_B)/%.o,$(FUZZ_COMMON_SRC))

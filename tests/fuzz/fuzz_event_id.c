@@ -1,7 +1,7 @@
 /* libFuzzer target for the small request parsers of sse-server:
  *   sse_event_id_parse()  (sse-server/event_id.h)  Last-Event-ID / ?last_event_id=
  *   rc_pairs_parse()      (common/rc_pairs.h)    ?pairs= and fetcher --pairs
- *   sse_origin_allowed()  (sse-server/http.h)    the CORS origin list
+ *   sse_origin_allowed()  (sse-server/cors.h)    the CORS origin list
  *
  * The input is copied and NUL-terminated (the functions take C strings, so
  * everything after an embedded NUL is invisible to them). The whole string
@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cors.h"
 #include "event_id.h"
-#include "http.h"
 #include "rc_pairs.h"
 #include "rc_tick.h"
 #include "stream.h"

@@ -6,7 +6,7 @@
 #    duplicated (by id);
 #  - sse-server SIGTERM with 1,000 clients: every stream ends, exit 0
 #    within 3 s. By design a stop takes up to 250 ms for the consumer to
-#    see it (its AMQP wait), then sse_http_stop gives the streams up to
+#    see it (its AMQP wait), then the shutdown gives the streams up to
 #    2 s to drain; 2 s was less than that design allows.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 /* Unit tests for the pure helpers of the stream and HTTP modules:
  * sse_event_id_parse (sse-server/event_id.h), sse_parse_since (sse-server/stream.h) and
- * sse_origin_allowed (sse-server/http.h). */
+ * sse_origin_allowed (sse-server/cors.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../sse-server/cors.h"
 #include "../../sse-server/event_id.h"
-#include "../../sse-server/http.h"
 #include "../../sse-server/stream.h"
 
 /* ---- sse_event_id_parse ---- */
