@@ -345,7 +345,7 @@ int main(int argc, char **argv)
     rc_info("stopping: closing streams");
     exit_code = 0;
 out:
-    /* The shutdown keeps the promise of SIGTERM (README): stop accepting,
+    /* The shutdown keeps the promise of SIGTERM (docs/api.md): stop accepting,
      * end every stream cleanly, exit 0 within a few seconds (the consumer's
      * poll, then at most STOP_WAIT_MS). In this order, because
      * libmicrohttpd aborts the process if a connection is still suspended
