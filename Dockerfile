@@ -25,10 +25,15 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libmicrohttpd12 librabbitmq4 libcurl4 \
       libcjson1 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ratecast
+ && useradd --uid 10001 --no-create-home --no-log-init --shell /usr/sbin/nologin ratecast
+# A fixed uid above the system range (no --system: useradd warns when a
+# system account's uid is outside SYS_UID_MIN..SYS_UID_MAX); --no-log-init
+# keeps lastlog/faillog from growing to that uid's offset.
 COPY --from=build /src/bin/sse-server /src/bin/fetcher /src/bin/fake-coinapi /usr/local/bin/
+COPY deploy/compose/fetcher-healthcheck /usr/local/bin/
 USER ratecast
-EXPOSE 8181
-# Only meaningful for the sse-server command; compose turns it off for the others.
+# No EXPOSE: the image also runs the fetcher and fake-coinapi, which do not
+# listen on 8181; docker-compose.yml says what each service listens on.
+# Only meaningful for the sse-server command; compose gives the others their own.
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8181/healthz || exit 1
 CMD ["sse-server"]

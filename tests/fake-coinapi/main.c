@@ -8,6 +8,7 @@
  * inherit the mask, so only this thread ever sees them), start the server,
  * then sleep in sigsuspend() until a signal sets the stop flag.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -29,7 +30,8 @@
 
 static unsigned opt_port, opt_retry_after, opt_rate_limit;
 static int64_t opt_slow_ms;
-static const char *opt_mode, *opt_key, *opt_journal, *opt_seed, *opt_log_level, *opt_drop_quote;
+static const char *opt_bind, *opt_mode, *opt_key, *opt_journal, *opt_seed, *opt_log_level,
+    *opt_drop_quote;
 
 static const struct rc_option options[] = {
     {.name = "port",
@@ -37,7 +39,14 @@ static const struct rc_option options[] = {
      .def = "8787",
      .type = RC_OPT_UINT,
      .dest = &opt_port,
-     .help = "TCP port on 127.0.0.1; 0 picks a free one and prints it on stdout"},
+     .help = "TCP port; 0 picks a free one and prints it on stdout"},
+    {.name = "bind",
+     .env = "FAKE_COINAPI_BIND",
+     .def = "127.0.0.1",
+     .type = RC_OPT_STRING,
+     .dest = &opt_bind,
+     .help = "IPv4 address to listen on (0.0.0.0: every interface, for a private container "
+             "network)"},
     {.name = "mode",
      .env = "FAKE_COINAPI_MODE",
      .def = "ok",
@@ -146,6 +155,10 @@ static int build_config(struct fake_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "invalid --seed '%s': expected a non-negative integer", opt_seed);
         return -1;
     }
+    if (inet_pton(AF_INET, opt_bind, &cfg->bind) != 1) {
+        snprintf(err, errlen, "invalid --bind '%s': expected an IPv4 address", opt_bind);
+        return -1;
+    }
     cfg->port = opt_port;
     cfg->retry_after = opt_retry_after;
     cfg->slow_ms = opt_slow_ms;
@@ -189,9 +202,10 @@ static void announce(const struct fake_server *srv, const struct fake_config *cf
         printf("%u\n", port);
         fflush(stdout);
     }
-    rc_info("listening on http://127.0.0.1:%u mode=%s key=%s journal=%s seed=%" PRIu64
-            " drop-quote=%s",
-            port, fake_mode_name(cfg->mode),
+    char addr[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &cfg->bind, addr, sizeof addr);
+    rc_info("listening on http://%s:%u mode=%s key=%s journal=%s seed=%" PRIu64 " drop-quote=%s",
+            addr, port, fake_mode_name(cfg->mode),
             (cfg->key != NULL && *cfg->key != '\0') ? "fixed" : "any-non-empty",
             (cfg->journal_path != NULL && *cfg->journal_path != '\0') ? cfg->journal_path : "none",
             cfg->seed,

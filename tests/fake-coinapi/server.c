@@ -776,12 +776,13 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 
 static int start_daemon(struct fake_server *s, char *err, size_t errlen)
 {
-    /* Loopback only: this fake must never be reachable from elsewhere. */
+    /* Loopback by default: this fake should not be reachable from elsewhere
+     * unless the caller binds it to a private network on purpose. */
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)s->cfg.port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_addr = s->cfg.bind;
 
     /* One option and its values per line: */
     /* clang-format off */
@@ -796,7 +797,9 @@ static int start_daemon(struct fake_server *s, char *err, size_t errlen)
         MHD_OPTION_END);
     /* clang-format on */
     if (s->daemon == NULL) {
-        snprintf(err, errlen, "cannot listen on 127.0.0.1:%u (see the message above)", s->cfg.port);
+        char a[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &s->cfg.bind, a, sizeof a);
+        snprintf(err, errlen, "cannot listen on %s:%u (see the message above)", a, s->cfg.port);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -1,6 +1,6 @@
 /* server: the HTTP side of the fake CoinAPI (libmicrohttpd).
  *
- * Serves, on 127.0.0.1 only:
+ * Serves, on 127.0.0.1 (or the address of --bind):
  *   GET /v1/exchangerate/{BASE}/{QUOTE}   CoinAPI's current-rate endpoint
  *   GET /v1/exchangerate/{BASE}           CoinAPI's all-current-rates endpoint:
  *       {"asset_id_base":"BTC","rates":[{"time":..,"asset_id_quote":"USD",
@@ -40,6 +40,7 @@
 #ifndef FAKE_SERVER_H
 #define FAKE_SERVER_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,10 @@ int fake_mode_parse(const char *name, enum fake_mode *out);
 const char *fake_mode_name(enum fake_mode mode);
 
 struct fake_config {
+    /* IPv4 address to listen on: 127.0.0.1 unless the caller asks for more
+     * (docker-compose's demo, where the fetcher is another container on a
+     * private network). */
+    struct in_addr bind;
     unsigned port;            /* 0: let the kernel pick (see fake_server_port) */
     enum fake_mode mode;      /* when the request does not choose one */
     unsigned retry_after;     /* seconds, for 429 */

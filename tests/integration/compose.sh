@@ -54,7 +54,8 @@ check "the demo env file adds fake-coinapi ($demo)" \
     test "$demo" = "fake-coinapi fetcher nginx rabbitmq sse-server-1 sse-server-2"
 
 # The resolved file as bash arrays, per service: IMAGE_x, CMD_x, ENV_x,
-# VOLS_x, NET_x, HEALTH_x (x = the service name with _ for -); PREFIX_ first.
+# VOLS_x, NET_x, HEALTH_x, ALIASES_x, PORTS_x (x = the service name with _
+# for -); PREFIX_ first.
 dump() {
     "$PY" -c '
 import sys, yaml, shlex
@@ -75,6 +76,11 @@ for n, s in d["services"].items():
     print("VOLS_%s=(%s)" % (v, q(vols)))
     print("NET_%s=%s" % (v, shlex.quote(s.get("network_mode", ""))))
     print("HEALTH_%s=(%s)" % (v, q((s.get("healthcheck") or {}).get("test") or [])))
+    nets = s.get("networks") or {}
+    print("ALIASES_%s=(%s)" % (v, q(((nets.get("default") or {}).get("aliases")) or [])))
+    ports = [p if isinstance(p, str) else "%s:%s:%s" % (p.get("host_ip", ""), p.get("published"), p.get("target"))
+             for p in s.get("ports") or []]
+    print("PORTS_%s=(%s)" % (v, q(ports)))
 ' "$1"
 }
 COIN_API_KEY=placeholder "${DC[@]}" config 2>&1 | dump L_ >"$D/live.sh" || bail "read the resolved file ($(tail -2 "$D/live.sh"))"
@@ -126,15 +132,30 @@ replicas() {
 check "two sse-server replicas, configured alike" replicas
 healthchecks() {
     local s h
-    for s in "${L_SERVICES[@]}"; do
-        [ "$s" = fetcher ] && continue
-        h=HEALTH_L_${s//-/_}[0]
+    for s in "${M_SERVICES[@]}"; do
+        h=HEALTH_M_${s//-/_}[0]
         [ "${!h:-NONE}" != NONE ] || return 1
     done
 }
-check "every service but the fetcher has a healthcheck (nothing to ask the fetcher)" healthchecks
+check "every service has a healthcheck, the fetcher and fake-coinapi included" healthchecks
 check "the replicas are healthy only while consuming (/readyz)" \
     test "${HEALTH_L_sse_server_1[*]:-}" = "CMD curl -fsS http://127.0.0.1:8181/readyz"
+# The fetcher: healthy while ticks reach the broker, read from its metrics.
+check "the fetcher's healthcheck is the image's fetcher-healthcheck" \
+    test "${HEALTH_L_fetcher[*]:-}" = "CMD fetcher-healthcheck"
+check "... which the Dockerfile installs" grep -q '^COPY deploy/compose/fetcher-healthcheck /usr/local/bin/' Dockerfile
+mlisten=$(printf '%s\n' "${ENV_L_fetcher[@]}" | sed -n 's/^FETCHER_METRICS_LISTEN=//p')
+check "... and the fetcher serves the metrics it reads (FETCHER_METRICS_LISTEN=$mlisten)" \
+    bash -c "[[ '$mlisten' == *:* ]] && grep -q 'FETCHER_METRICS_LISTEN' deploy/compose/fetcher-healthcheck"
+# Published ports: local only, as the README says.
+published() {
+    local s p pv
+    for s in "${M_SERVICES[@]}"; do
+        pv=PORTS_M_${s//-/_}[@]
+        for p in "${!pv}"; do [[ $p == 127.0.0.1:* ]] || return 1; done
+    done
+}
+check "every published port is on 127.0.0.1 only" published
 
 # Host paths: every bind mount comes from the repository.
 for s in ${L_SERVICES[*]}; do
@@ -163,33 +184,49 @@ here=${here/exec nginx -g \'daemon off;\'/true}
 check "nginx's rendering runs (sh, the way the container runs it)" sh -c "$here" 2>"$D/render.err"
 R=$D/compose-nginx.conf
 check "... plain HTTP on port 80, no TLS left" bash -c "grep -q '^ *listen 80;' '$R' && ! grep -v '^ *#' '$R' | grep -q ssl"
-for s in $(grep -o 'server [^ ]*:8181 ' "$R" | cut -d' ' -f2); do
-    h=${s%:*}
-    cv=CMD_L_${h//-/_}[0]
-    ev=ENV_L_${h//-/_}[*]
-    check "nginx's upstream $s is a replica service listening on 8181" \
-        bash -c "[ '${!cv:-}' = sse-server ] && [[ ' ${!ev:-} ' == *' SSE_LISTEN=0.0.0.0:8181 '* ]]"
-done
-check "... both replicas are in the upstream" test "$(grep -c 'server sse-server-[12]:8181 ' "$R")" = 2
+# The replicas by name, through Docker's DNS, at request time: no fixed
+# upstream list that a recreated replica's new address would miss.
+check "... no fixed upstream: every proxy_pass looks the replicas up by name" \
+    bash -c "! grep -q '^ *upstream ' '$R' && ! grep -q 'proxy_pass http://ratecast_sse;' '$R' && grep -q 'proxy_pass http://\$ratecast_sse;' '$R'"
+check "... through Docker's DNS (resolver 127.0.0.11)" grep -q '^ *resolver 127.0.0.11 ' "$R"
+rname=$(sed -n 's/^ *set \$ratecast_sse \([^:]*\):8181;/\1/p' "$R")
+replicas_named() {
+    local s cv ev av n=0
+    for s in "${L_SERVICES[@]}"; do
+        cv=CMD_L_${s//-/_}[0]
+        [ "${!cv:-}" = sse-server ] || continue
+        ev=ENV_L_${s//-/_}[*]
+        av=ALIASES_L_${s//-/_}[*]
+        [[ " ${!ev:-} " == *" SSE_LISTEN=0.0.0.0:8181 "* ]] && has "${!av:-}" "$rname" || return 1
+        n=$((n + 1))
+    done
+    [ "$n" = 2 ]
+}
+check "... the name ($rname, port 8181) is an alias of both replicas, which listen on 8181" replicas_named
 if [ -x /usr/sbin/nginx ]; then
-    # Only Docker's DNS knows the replica names: map them to loopback.
     mkdir -p "$D/ngx/tmp"
-    sed 's/server sse-server-[12]:8181/server 127.0.0.1:8181/' "$R" >"$D/ngx/site.conf"
+    cp "$R" "$D/ngx/site.conf"
     {
         echo "pid $D/ngx/nginx.pid; events {} http {"
         for t in client_body proxy fastcgi uwsgi scgi; do echo "${t}_temp_path $D/ngx/tmp/$t;"; done
         echo "include $D/ngx/site.conf; }"
     } >"$D/ngx/nginx.conf"
-    check "nginx -t accepts compose's rendering (replica names mapped to 127.0.0.1)" \
+    check "nginx -t accepts compose's rendering" \
         /usr/sbin/nginx -t -q -p "$D/ngx/" -c "$D/ngx/nginx.conf" -e "$D/ngx/error.log"
 else
     ok "nginx -t on compose's rendering # SKIP /usr/sbin/nginx not installed"
 fi
 
-# The demo: the fetcher polls the stand-in, which shares its network.
-check "demo: fake-coinapi runs in the fetcher's network namespace" test "$NET_M_fake_coinapi" = service:fetcher
-check "demo: the fetcher polls it at 127.0.0.1 on the port it listens on" \
-    bash -c "[ '${CMD_M_fake_coinapi[1]:-}' = --port ] && [[ ' ${ENV_M_fetcher[*]} ' == *' COIN_API_URL=http://127.0.0.1:${CMD_M_fake_coinapi[2]:-x} '* ]]"
+# The demo: the fetcher polls the stand-in by its service name. Not in the
+# fetcher's network namespace (network_mode: service:fetcher): a restarted
+# fetcher gets a new one, and the stand-in would be left in the old.
+check "demo: fake-coinapi has its own network namespace" test -z "$NET_M_fake_coinapi"
+fport=$(printf '%s\n' "${CMD_M_fake_coinapi[@]}" | sed -n '/^--port$/{n;p}')
+fbind=$(printf '%s\n' "${CMD_M_fake_coinapi[@]}" | sed -n '/^--bind$/{n;p}')
+check "demo: it listens on the compose network (--bind $fbind --port $fport)" \
+    bash -c "[ '$fbind' = 0.0.0.0 ] && [ -n '$fport' ]"
+check "demo: the fetcher polls it by name on that port" \
+    has "${ENV_M_fetcher[*]}" "COIN_API_URL=http://fake-coinapi:$fport"
 check "outside the demo the fetcher polls the real CoinAPI" has "${ENV_L_fetcher[*]}" COIN_API_URL=https://rest.coinapi.io
 
 # The Dockerfile.
