@@ -415,6 +415,22 @@ static int handle_stray_frame(struct rc_amqp *a, const amqp_frame_t *f, char *er
     return -1;
 }
 
+/* Waits up to *tv for one frame outside a delivery (a heartbeat, a close,
+ * a confirm nobody waits for) and handles it: 1 when none came, 0 when one
+ * was handled, -1 when the connection or the channel is gone. */
+static int read_stray(struct rc_amqp *a, struct timeval *tv, char *err, size_t errlen)
+{
+    amqp_frame_t f;
+    int rc = amqp_simple_wait_frame_noblock(a->conn, &f, tv);
+    if (rc == AMQP_STATUS_TIMEOUT)
+        return 1;
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "connection to %s lost: %s", a->where, amqp_error_string2(rc));
+        return -1;
+    }
+    return handle_stray_frame(a, &f, err, errlen) < 0 ? -1 : 0;
+}
+
 int rc_amqp_wait(struct rc_amqp *a, int64_t deadline_ms, char *err, size_t errlen)
 {
     for (;;) {
@@ -422,16 +438,9 @@ int rc_amqp_wait(struct rc_amqp *a, int64_t deadline_ms, char *err, size_t errle
         if (left <= 0)
             return 0;
         struct timeval tv = ms_to_tv(left);
-        amqp_frame_t f;
-        int rc = amqp_simple_wait_frame_noblock(a->conn, &f, &tv);
-        if (rc == AMQP_STATUS_TIMEOUT)
-            return 0;
-        if (rc != AMQP_STATUS_OK) {
-            snprintf(err, errlen, "connection to %s lost: %s", a->where, amqp_error_string2(rc));
-            return -1;
-        }
-        if (handle_stray_frame(a, &f, err, errlen) < 0)
-            return -1;
+        int rc = read_stray(a, &tv, err, errlen);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
         amqp_maybe_release_buffers(a->conn);
     }
 }
@@ -656,22 +665,6 @@ static void stream_delivery(struct rc_amqp *a, struct rc_amqp_delivery *d)
     }
 }
 
-/* amqp_consume_message() reports a non-delivery frame as UNEXPECTED_STATE:
- * read that frame ourselves to see whether the broker is closing. */
-static int read_stray(struct rc_amqp *a, char *err, size_t errlen)
-{
-    amqp_frame_t f;
-    struct timeval tv = {0, 0};
-    int rc = amqp_simple_wait_frame_noblock(a->conn, &f, &tv);
-    if (rc == AMQP_STATUS_TIMEOUT)
-        return 0;
-    if (rc != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "connection to %s lost: %s", a->where, amqp_error_string2(rc));
-        return -1;
-    }
-    return handle_stray_frame(a, &f, err, errlen);
-}
-
 int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery *d, char *err,
                  size_t errlen)
 {
@@ -682,8 +675,12 @@ int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery 
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
         if (r.library_error == AMQP_STATUS_TIMEOUT)
             return 0;
-        if (r.library_error == AMQP_STATUS_UNEXPECTED_STATE)
-            return read_stray(a, err, errlen);
+        /* amqp_consume_message() reports a frame that is not a delivery
+         * as UNEXPECTED_STATE: read it to see whether the broker is closing. */
+        if (r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+            struct timeval now = {0, 0};
+            return read_stray(a, &now, err, errlen) < 0 ? -1 : 0;
+        }
     }
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         reply_error(a, r, "consume", err, errlen);

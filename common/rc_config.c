@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rc_log.h"
 #include "rc_version.h"
 
 int64_t rc_parse_duration(const char *s)
@@ -186,6 +187,23 @@ int rc_config_parse(const struct rc_option *opts, int argc, char **argv, const c
         }
         if (set_value(o, val, "command line", err, errlen) < 0)
             return -1;
+    }
+    return 0;
+}
+
+int rc_config_load(const struct rc_option *opts, int argc, char **argv, const char *prog,
+                   const char *summary, const char *const *log_level)
+{
+    char err[512];
+    int rc = rc_config_parse(opts, argc, argv, prog, summary, err, sizeof err);
+    if (rc != 0) {
+        if (rc < 0)
+            rc_error("%s", err);
+        return rc;
+    }
+    if (rc_log_set_level_name(*log_level) < 0) {
+        rc_error("invalid --log-level '%s': expected debug, info, warn or error", *log_level);
+        return -1;
     }
     return 0;
 }

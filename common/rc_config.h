@@ -46,6 +46,13 @@ struct rc_option {
 int rc_config_parse(const struct rc_option *opts, int argc, char **argv, const char *prog,
                     const char *summary, char *err, size_t errlen);
 
+/* The start of a program's main: rc_config_parse(), a failure's reason
+ * logged, then the log level set from *log_level (the destination of the
+ * table's LOG_LEVEL option, read after parsing). Returns as
+ * rc_config_parse(); an unknown level is -1, logged. */
+int rc_config_load(const struct rc_option *opts, int argc, char **argv, const char *prog,
+                   const char *summary, const char *const *log_level);
+
 /* Print the --help text for the table to f. */
 void rc_config_usage(const struct rc_option *opts, const char *prog, const char *summary, FILE *f);
 

@@ -107,22 +107,15 @@ static int load_config(struct config *c, int argc, char **argv)
          RC_OPT_STRING, &c->metrics_listen, 0},
         {0},
     };
-    char err[512];
-    int rc = rc_config_parse(opts, argc, argv, "fetcher", summary, err, sizeof err);
-    if (rc != 0) {
-        if (rc < 0)
-            rc_error("%s", err);
+    int rc = rc_config_load(opts, argc, argv, "fetcher", summary, &c->log_level);
+    if (rc != 0)
         return rc;
-    }
-    if (rc_log_set_level_name(c->log_level) < 0) {
-        rc_error("invalid --log-level '%s': expected debug, info, warn or error", c->log_level);
-        return -1;
-    }
     if (c->interval_ms <= 0 || c->buffer == 0) {
         rc_error("--interval and --buffer must be more than 0");
         return -1;
     }
     struct rc_amqp_params tls = {.url = c->amqp_url, .ca_file = c->amqp_ca};
+    char err[512];
     if (rc_amqp_check_tls(&tls, err, sizeof err) < 0) {
         rc_error("%s", err);
         return -1;

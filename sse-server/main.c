@@ -119,17 +119,9 @@ static int load_config(struct config *c, int argc, char **argv)
          &c->log_level, 0},
         {0},
     };
-    char err[512];
-    int rc = rc_config_parse(opts, argc, argv, "sse-server", summary, err, sizeof err);
-    if (rc != 0) {
-        if (rc < 0)
-            rc_error("%s", err);
+    int rc = rc_config_load(opts, argc, argv, "sse-server", summary, &c->log_level);
+    if (rc != 0)
         return rc;
-    }
-    if (rc_log_set_level_name(c->log_level) < 0) {
-        rc_error("invalid --log-level '%s': expected debug, info, warn or error", c->log_level);
-        return -1;
-    }
     if (c->max_clients == 0 || c->history == 0 || c->threads == 0 || c->heartbeat_ms <= 0 ||
         c->reconnect_max_ms <= 0 || c->request_timeout_ms < 1000 || c->conn_memory_kib < 4) {
         rc_error("--max-clients, --history, --threads, --heartbeat and --reconnect-max must be "
@@ -144,6 +136,7 @@ static int load_config(struct config *c, int argc, char **argv)
         return -1;
     }
     struct rc_amqp_params tls = {.url = c->amqp_url, .ca_file = c->amqp_ca};
+    char err[512];
     if (rc_amqp_check_tls(&tls, err, sizeof err) < 0) {
         rc_error("%s", err);
         return -1;
