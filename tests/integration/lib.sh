@@ -138,28 +138,24 @@ metric_is_at() { [ "$(curl -s "$1/metrics" | awk -v m="$2" '$1 == m { print $2 }
 # order per pair. (A tick's pairs are fetched concurrently, so the stand-in's
 # journal may list them in any order within a tick; the fetcher publishes
 # them in --pairs order.)
-same_ticks() {
-    [ "$(wc -l <"$1")" = "$(wc -l <"$2")" ] || return 1
-    local pair
-    for pair in $(sed -n 's/.*"asset_id_base":"\([^"]*\)","asset_id_quote":"\([^"]*\)".*/\1\/\2/p' "$2" | sort -u); do
-        local sel="\"asset_id_base\":\"${pair%/*}\",\"asset_id_quote\":\"${pair#*/}\""
-        diff <(grep -F "$sel" "$1") <(grep -F "$sel" "$2") >/dev/null || return 1
-    done
-}
+same_ticks() { ticks_within "$1" "$2" 0; }
 
 # ticks_within A B N: every tick of A is in B, in the same order per pair, and
-# B holds at most N ticks more. For a stand-in's journal (B) beside what was
-# published (A) when the fetcher gave up on N requests (transport=N): the
-# stand-in may still have served, and recorded, an answer the fetcher no
-# longer waited for.
+# B holds at most N ticks more (N = 0: the same ticks). For a stand-in's
+# journal (B) beside what was published (A) when the fetcher gave up on N
+# requests (transport=N): the stand-in may still have served, and recorded,
+# an answer the fetcher no longer waited for.
 ticks_within() {
     local extra=$(($(wc -l <"$2") - $(wc -l <"$1")))
     ((extra >= 0 && extra <= $3)) || return 1
     local pair
-    for pair in $(sed -n 's/.*"asset_id_base":"\([^"]*\)","asset_id_quote":"\([^"]*\)".*/\1\/\2/p' "$2" | sort -u); do
+    for pair in $(sed -n 's/.*"asset_id_base":"\([^"]*\)","asset_id_quote":"\([^"]*\)".*/\1\/\2/p' "$1" "$2" | sort -u); do
         local sel="\"asset_id_base\":\"${pair%/*}\",\"asset_id_quote\":\"${pair#*/}\""
-        # A line only A has ("<") means a tick B never served, or one out of order.
-        ! diff <(grep -F "$sel" "$1") <(grep -F "$sel" "$2") | grep -q '^<' || return 1
+        # A line only A has ("<") means a tick B never served, or one out of order
+        # (pairs of both files: a pair only A has is all "<").
+        # (diff's output is taken whole first: a grep -q that stopped early
+        # would break diff's pipe, and pipefail would read that as no match.)
+        ! grep -q '^<' <<<"$(diff <(grep -F "$sel" "$1") <(grep -F "$sel" "$2"))" || return 1
     done
 }
 
