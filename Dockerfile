@@ -15,9 +15,9 @@ COPY tests/fuzz/fuzz.mk tests/fuzz/fuzz.mk
 COPY common common
 COPY fetcher fetcher
 COPY sse-server sse-server
-COPY tests/fake-coinapi tests/fake-coinapi
-# Only the programs the image ships (`make all` also builds the load client
-# from bench/, which is not copied in).
+COPY tools/fake-coinapi tools/fake-coinapi
+# Only the programs the image ships (`make all` also builds the benchmark's
+# tools from the rest of tools/, which is not copied in).
 RUN make bin/sse-server bin/fetcher bin/fake-coinapi
 
 FROM debian:bookworm-slim

@@ -45,7 +45,8 @@ BIN ?= bin
 COMMON_SRC := $(wildcard common/*.c)
 FETCH_SRC  := $(filter-out fetcher/main.c,$(wildcard fetcher/*.c))
 SSE_SRC    := $(filter-out sse-server/main.c,$(wildcard sse-server/*.c)) sse-server/page.S
-FAKE_SRC   := $(wildcard tests/fake-coinapi/*.c)
+FAKE_SRC   := $(wildcard tools/fake-coinapi/*.c)
+LOAD_SRC   := $(filter-out tools/sse-load/main.c,$(wildcard tools/sse-load/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(1)))
@@ -53,6 +54,7 @@ obj = $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(1)))
 LIBCOMMON := $(B)/libcommon.a
 LIBFETCH  := $(B)/libfetch.a
 LIBSSE    := $(B)/libsse.a
+LIBLOAD   := $(B)/libsseload.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps check check-asan check-docker check-unit demo clean format valgrind bench install uninstall
@@ -66,7 +68,8 @@ endif
 # Keep intermediate objects (unit test .o files) between runs.
 .SECONDARY:
 
-# sse-load, publisher and floor are bench tools that tests use too.
+# tools/: sse-load, publisher and floor are the benchmark's tools, which tests use too;
+# fake-coinapi is the CoinAPI stand-in the tests, the demo and compose run.
 all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi $(BIN)/sse-load $(BIN)/publisher \
      $(BIN)/floor
 
@@ -84,7 +87,8 @@ $(B)/sse-server/page.o: sse-server/page.S sse-server/demo.html
 $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBFETCH): $(call obj,$(FETCH_SRC))
 $(LIBSSE): $(call obj,$(SSE_SRC))
-$(LIBCOMMON) $(LIBFETCH) $(LIBSSE):
+$(LIBLOAD): $(call obj,$(LOAD_SRC))
+$(LIBCOMMON) $(LIBFETCH) $(LIBSSE) $(LIBLOAD):
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
@@ -105,24 +109,25 @@ $(BIN)/fake-coinapi: $(call obj,$(FAKE_SRC)) $(LIBCOMMON)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,libmicrohttpd libcjson) -lm
 
 # Unit tests link the program libraries too: a test of sse-server/frame.c
-# pulls only the objects it needs out of libsse.a.
-$(BIN)/tests/%: $(B)/tests/unit/%.o $(LIBSSE) $(LIBFETCH) $(LIBCOMMON)
+# pulls only the objects it needs out of libsse.a (and the EventSource
+# decoder it checks frames with out of libsseload.a).
+$(BIN)/tests/%: $(B)/tests/unit/%.o $(LIBSSE) $(LIBFETCH) $(LIBLOAD) $(LIBCOMMON)
 	@mkdir -p $(BIN)/tests
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,cmocka $(PKGS)) -lm
 
 # The benchmark's load client: plain libc, also used by the load tests.
-$(BIN)/sse-load: bench/sse-load.c
+$(BIN)/sse-load: $(call obj,tools/sse-load/main.c) $(LIBLOAD)
 	@mkdir -p $(BIN)
-	@$(if $(Q),echo "  CC/LD   $@")
-	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $< -lm
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 # The benchmark's floor (one thread, one write per client per event, or per
-# burst with --per-burst) and its tick publisher.
-$(BIN)/floor $(BIN)/publisher: $(BIN)/%: bench/%.c
+# burst with --per-burst) and its tick publisher: common/'s AMQP code.
+$(BIN)/floor $(BIN)/publisher: $(BIN)/%: $(B)/tools/%.o $(LIBCOMMON)
 	@mkdir -p $(BIN)
-	@$(if $(Q),echo "  CC/LD   $@")
-	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $< $(call PKG_LIBS,librabbitmq)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(call PKG_LIBS,librabbitmq libcjson) -lm
 
 deps:
 	@scripts/install-deps $(DEB_PKGS)
@@ -172,7 +177,7 @@ demo: deps
 	@scripts/demo
 
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h tools/*/*.c tools/*/*.h)
 
 clean:
 	rm -rf build bin build-asan bin-asan build-fuzz

@@ -19,12 +19,7 @@ it_broker
 export AMQP_URL=$AMQP
 export AMQP_EXCHANGE=test-nginx-$$
 
-# make builds bin/sse-load; a tree built before that rule existed may lack it.
-if [ ! -x "$BIN/sse-load" ]; then
-    mkdir -p "$BIN"
-    cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -o "$BIN/sse-load" \
-        "$TOP/bench/sse-load.c" -lm || bail "build $BIN/sse-load"
-fi
+[ -x "$BIN/sse-load" ] || bail "$BIN/sse-load is missing: run make first"
 
 # Ports from 6200-6299 (this test's range).
 ports=$(free_ports 6200 100 4 | xargs) || bail "4 free ports in 6200-6299"

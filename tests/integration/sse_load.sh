@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sse-server under a thousand real streams, measured by bench/sse-load: every
+# sse-server under a thousand real streams, measured by tools/sse-load: every
 # client connects, stays, and gets every tick exactly once, in reasonable
 # time. A correctness test with a load client, not a benchmark: the latency
 # bound is generous.
@@ -12,12 +12,7 @@ EXCHANGE=test-load-$$
 CLIENTS=1000
 J=$D/load.json
 
-# make builds bin/sse-load; a tree built before that rule existed may lack it.
-if [ ! -x "$BIN/sse-load" ]; then
-    mkdir -p "$BIN"
-    cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -o "$BIN/sse-load" \
-        "$TOP/bench/sse-load.c" -lm || bail "build $BIN/sse-load"
-fi
+[ -x "$BIN/sse-load" ] || bail "$BIN/sse-load is missing: run make first"
 
 # 1000 streams need more than the common default of 1024 open files.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -1,6 +1,6 @@
 /* Unit tests for fetcher/verdict.h: what each of CoinAPI's answers means,
  * one table row per answer shape (the bodies are CoinAPI's, as the local
- * stand-in in tests/fake-coinapi serves them). */
+ * stand-in in tools/fake-coinapi serves them). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

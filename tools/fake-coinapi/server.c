@@ -1,3 +1,5 @@
+/* server.c: the HTTP side of the fake CoinAPI (libmicrohttpd). The interface, and who owns
+ * what, is in server.h. */
 #include "server.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,5 @@
+/* walk.c: the fake exchange rates, one random walk per asset pair. The interface, and who owns
+ * what, is in walk.h. */
 #include "walk.h"
 
 #include <math.h>
