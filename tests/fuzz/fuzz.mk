@@ -2,7 +2,7 @@
 # top-level Makefile; every name here starts with FUZZ_ or fuzz-, so it
 # shares nothing with the main build (own compiler, flags and objects).
 #
-#   make fuzz-build          build bin/fuzz/fuzz_{tick,frame,event_id,config}
+#   make fuzz-build          build bin/fuzz/fuzz_{tick,frame,event_id,config,es_decode}
 #   make fuzz                run each for FUZZ_SECONDS (default 60) via tests/fuzz/run
 #   make fuzz FUZZ_SECONDS=600
 #   make fuzz-clean          remove build-fuzz/ and bin/fuzz/
@@ -22,14 +22,14 @@ FUZZ_PKGS     := libmicrohttpd librabbitmq libcurl libcjson
 FUZZ_SAN      := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   ?= -g -O1
 FUZZ_CFLAGS_ALL = $(FUZZ_CFLAGS) $(FUZZ_SAN) -std=c11 -D_GNU_SOURCE -pthread -MMD -MP \
-                  -Icommon -Isse-server $(FUZZ_PKG_CFLAGS)
+                  -Icommon -Isse-server -Itools/sse-load $(FUZZ_PKG_CFLAGS)
 # Our harnesses must be warning-free; the code under test is built without
 # -Werror so a clang-only warning there never blocks fuzzing.
 FUZZ_WFLAGS   := -Wall -Wextra
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null)
 FUZZ_LIBS       = $(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null) -lm -pthread
 
-FUZZ_TARGETS    := fuzz_tick fuzz_frame fuzz_event_id fuzz_config
+FUZZ_TARGETS    := fuzz_tick fuzz_frame fuzz_event_id fuzz_config fuzz_es_decode
 FUZZ_BINS       := $(addprefix $(FUZZ_BIN)/,$(FUZZ_TARGETS))
 FUZZ_COMMON_SRC := $(wildcard common/*.c)
 # sse-server/*.S: assembled data (the demo page, .incbin) that routes.c uses.
@@ -37,6 +37,9 @@ FUZZ_SSE_SRC    := $(filter-out sse-server/main.c,$(wildcard sse-server/*.c)) \
                    $(wildcard sse-server/*.S)
 FUZZ_COMMON_OBJ := $(patsubst %.c,$(FUZZ_B)/%.o,$(FUZZ_COMMON_SRC))
 FUZZ_SSE_OBJ    := $(patsubst %.S,$(FUZZ_B)/%.o,$(patsubst %.c,$(FUZZ_B)/%.o,$(FUZZ_SSE_SRC)))
+# The reference EventSource decoder (the frame target checks frames with it).
+FUZZ_LOAD_OBJ   := $(FUZZ_B)/tools/sse-load/es_decode.o
+FUZZ_LIBLOAD    := $(FUZZ_B)/libsseload.a
 FUZZ_LIBCOMMON  := $(FUZZ_B)/libcommon.a
 FUZZ_LIBSSE     := $(FUZZ_B)/libsse.a
 
@@ -90,6 +93,11 @@ $(FUZZ_B)/sse-server/%.o: sse-server/%.S $(wildcard sse-server/*.html) | $(FUZZ_
 	@$(if $(FUZZ_Q),echo "  FUZZAS  $<")
 	$(FUZZ_Q)$(FUZZ_CC) -c -o $@ $<
 
+$(FUZZ_B)/tools/%.o: tools/%.c | $(FUZZ_B)/.toolchain-ok
+	@mkdir -p $(dir $@)
+	@$(if $(FUZZ_Q),echo "  FUZZCC  $<")
+	$(FUZZ_Q)$(FUZZ_CC) $(FUZZ_CFLAGS_ALL) $(FUZZ_WFLAGS) -c -o $@ $<
+
 $(FUZZ_B)/tests/fuzz/%.o: tests/fuzz/%.c | $(FUZZ_B)/.toolchain-ok
 	@mkdir -p $(dir $@)
 	@$(if $(FUZZ_Q),echo "  FUZZCC  $<")
@@ -97,7 +105,8 @@ $(FUZZ_B)/tests/fuzz/%.o: tests/fuzz/%.c | $(FUZZ_B)/.toolchain-ok
 
 $(FUZZ_LIBCOMMON): $(FUZZ_COMMON_OBJ)
 $(FUZZ_LIBSSE): $(FUZZ_SSE_OBJ)
-$(FUZZ_LIBCOMMON) $(FUZZ_LIBSSE):
+$(FUZZ_LIBLOAD): $(FUZZ_LOAD_OBJ)
+$(FUZZ_LIBCOMMON) $(FUZZ_LIBSSE) $(FUZZ_LIBLOAD):
 	@mkdir -p $(dir $@)
 	$(FUZZ_Q)rm -f $@
 	$(FUZZ_Q)$(FUZZ_AR) rcs $@ $^
@@ -105,9 +114,9 @@ $(FUZZ_LIBCOMMON) $(FUZZ_LIBSSE):
 # libsse before libcommon: sse-server objects call into common. A static
 # pattern rule, so the harness objects are not intermediate files (make
 # would delete them after each build).
-$(FUZZ_BINS): $(FUZZ_BIN)/%: $(FUZZ_B)/tests/fuzz/%.o $(FUZZ_LIBSSE) $(FUZZ_LIBCOMMON)
+$(FUZZ_BINS): $(FUZZ_BIN)/%: $(FUZZ_B)/tests/fuzz/%.o $(FUZZ_LIBSSE) $(FUZZ_LIBLOAD) $(FUZZ_LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(FUZZ_Q),echo "  FUZZLD  $@")
 	$(FUZZ_Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^ $(FUZZ_LIBS)
 
--include $(wildcard $(FUZZ_B)/*/*.d $(FUZZ_B)/*/*/*.d)
+-include $(wildcard $(FUZZ_B)/*/*.d $(FUZZ_B)/*/*/*.d $(FUZZ_B)/*/*/*/*.d)

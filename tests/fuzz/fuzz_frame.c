@@ -14,7 +14,8 @@
  *   - the frame ends with "\n\n" and holds no bare '\r';
  *   - every line but the final blank one starts with "id: ", "event: " or
  *     "data: " (events) or ": " (comments); no other blank line;
- *   - reading the frame with the WHATWG EventSource algorithm dispatches
+ *   - reading the frame with the project's reference EventSource decoder
+ *     (tools/sse-load/es_decode.h, the WHATWG algorithm) dispatches
  *     exactly one event whose data is the input with "\r\n" and "\r"
  *     normalised to "\n", whose type is the event name (or the default),
  *     and whose last-event-id is the decimal id (when id != 0);
@@ -28,42 +29,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "es_decode.h"
 #include "frame.h"
 
+#include "fuzz_buf.h"
 #include "fuzz_check.h"
 
-/* A growable byte buffer. */
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *p = realloc(b->p, cap);
-        CHECK(p != NULL);
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-/* What a WHATWG EventSource parser makes of one frame. */
+/* What the reference decoder (tools/sse-load/es_decode.h, the WHATWG stream
+ * interpretation) makes of one frame. */
 struct parsed {
-    int dispatched; /* events fired (data buffer non-empty at a blank line) */
-    int blank_lines;
+    int dispatched; /* events fired */
     int comment_lines;
-    int bad_lines;    /* lines with a prefix the frame module never writes */
-    int trailing;     /* bytes after the last line break (incomplete line) */
-    struct buf data;  /* data of the last dispatched event */
-    struct buf event; /* its type ("" = "message") */
-    struct buf id;    /* last event id */
-    int have_id;
+    size_t trailing;    /* bytes after the last line break (an unfinished line) */
+    struct buf data;    /* data of the last dispatched event */
+    struct buf event;   /* its type */
+    struct buf id;      /* its last event id */
+    int have_id;        /* set by an id field of its own */
     struct buf comment; /* text of the last comment line, after ": " */
 };
 
@@ -75,95 +56,71 @@ static void parsed_free(struct parsed *p)
     free(p->comment.p);
 }
 
+static void on_event(void *ctx, const struct es_event *ev)
+{
+    struct parsed *p = ctx;
+    CHECK(!ev->truncated);
+    p->dispatched++;
+    p->data.len = p->event.len = p->id.len = 0;
+    buf_add(&p->data, ev->data, ev->data_len);
+    buf_add(&p->event, ev->type, strlen(ev->type));
+    buf_add(&p->id, ev->id, ev->id_len);
+    p->have_id = ev->id_field;
+}
+
+static void on_comment(void *ctx, const char *text, size_t len)
+{
+    struct parsed *p = ctx;
+    p->comment_lines++;
+    p->comment.len = 0;
+    buf_add(&p->comment, "", 0);
+    if (len >= 1)
+        buf_add(&p->comment, text + 1, len - 1); /* after the space of ": " */
+}
+
+static const struct es_sink SINK = {.event = on_event, .comment = on_comment};
+
+static void es_parse(const char *s, size_t len, struct parsed *out)
+{
+    memset(out, 0, sizeof *out);
+    struct es_decoder d;
+    es_decoder_init(&d, &SINK, out, SIZE_MAX);
+    char *line = malloc(len + 1); /* room for the whole frame: no line is cut */
+    CHECK(line != NULL);
+    out->trailing = 0;
+    es_decode_bytes(&d, line, &out->trailing, len + 1, s, len);
+    free(line);
+    es_decoder_free(&d);
+}
+
 static int starts(const char *s, size_t n, const char *prefix)
 {
     size_t k = strlen(prefix);
     return n >= k && memcmp(s, prefix, k) == 0;
 }
 
-/* https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
- * (bytes, not decoded text: the frame module works on bytes). */
-static void whatwg_parse(const char *s, size_t len, int comment_frame, struct parsed *out)
+/* The frame's lines as the frame module writes them: every line but the final blank one
+ * starts with one of the given prefixes; returns the number of blank lines. */
+static int check_lines(const char *f, size_t n, const char *const *prefixes)
 {
-    struct buf data = {0}, event = {0};
-    memset(out, 0, sizeof *out);
-    buf_add(&out->data, "", 0);
-    buf_add(&out->event, "", 0);
-    buf_add(&out->id, "", 0);
-    buf_add(&out->comment, "", 0);
-    buf_add(&data, "", 0);
-    buf_add(&event, "", 0);
-
-    size_t i = 0;
-    while (i < len) {
-        size_t start = i;
-        while (i < len && s[i] != '\n' && s[i] != '\r')
-            i++;
-        if (i == len) {
-            out->trailing = (int)(len - start);
-            break;
+    int blank = 0;
+    for (size_t start = 0; start < n;) {
+        const char *eol = memchr(f + start, '\n', n - start);
+        CHECK(eol != NULL);
+        size_t len = (size_t)(eol - (f + start));
+        if (len > 0 && f[start + len - 1] == '\r')
+            len--;
+        if (len == 0) {
+            blank++;
+        } else {
+            int ok = 0;
+            for (const char *const *p = prefixes; *p != NULL; p++)
+                ok |= starts(f + start, len, *p);
+            CHECK(ok);
         }
-        const char *line = s + start;
-        size_t n = i - start;
-        if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
-            i++;
-        i++;
-
-        if (n == 0) {
-            out->blank_lines++;
-            /* Dispatch. */
-            if (data.len == 0) {
-                event.len = 0;
-                event.p[0] = '\0';
-                continue;
-            }
-            data.len--; /* remove the trailing LF */
-            data.p[data.len] = '\0';
-            out->dispatched++;
-            out->data.len = 0;
-            buf_add(&out->data, data.p, data.len);
-            out->event.len = 0;
-            buf_add(&out->event, event.p, event.len);
-            data.len = 0;
-            data.p[0] = '\0';
-            event.len = 0;
-            event.p[0] = '\0';
-            continue;
-        }
-        if (comment_frame ? !starts(line, n, ": ")
-                          : !(starts(line, n, "id: ") || starts(line, n, "event: ") ||
-                              starts(line, n, "data: ")))
-            out->bad_lines++;
-        if (line[0] == ':') {
-            out->comment_lines++;
-            out->comment.len = 0;
-            if (n >= 2)
-                buf_add(&out->comment, line + 2, n - 2);
-            continue;
-        }
-        const char *colon = memchr(line, ':', n);
-        size_t flen = colon ? (size_t)(colon - line) : n;
-        const char *val = colon ? colon + 1 : line + n;
-        size_t vlen = colon ? n - flen - 1 : 0;
-        if (vlen > 0 && val[0] == ' ')
-            val++, vlen--;
-        if (flen == 5 && memcmp(line, "event", 5) == 0) {
-            event.len = 0;
-            buf_add(&event, val, vlen);
-        } else if (flen == 4 && memcmp(line, "data", 4) == 0) {
-            buf_add(&data, val, vlen);
-            buf_add(&data, "\n", 1);
-        } else if (flen == 2 && memcmp(line, "id", 2) == 0) {
-            if (memchr(val, '\0', vlen) == NULL) {
-                out->id.len = 0;
-                buf_add(&out->id, val, vlen);
-                out->have_id = 1;
-            }
-        }
-        /* retry and unknown fields: ignored */
+        start = (size_t)(eol - f) + 1;
     }
-    free(data.p);
-    free(event.p);
+    return blank;
 }
 
 static void check_frame_shape(const char *f, size_t n)
@@ -199,12 +156,12 @@ static void fuzz_event(uint64_t id, const char *event, const char *data, size_t 
     CHECK(f != NULL);
     check_frame_shape(f, flen);
 
+    static const char *const event_lines[] = {"id: ", "event: ", "data: ", NULL};
+    CHECK(check_lines(f, flen, event_lines) == 1); /* only the terminating blank line */
     struct parsed p;
-    whatwg_parse(f, flen, 0, &p);
+    es_parse(f, flen, &p);
     CHECK(p.trailing == 0);
-    CHECK(p.bad_lines == 0);
     CHECK(p.comment_lines == 0);
-    CHECK(p.blank_lines == 1); /* only the terminating one */
     CHECK(p.dispatched == 1);
 
     struct buf want = {0};
@@ -213,11 +170,8 @@ static void fuzz_event(uint64_t id, const char *event, const char *data, size_t 
     CHECK(memcmp(p.data.p, want.p, want.len) == 0);
     free(want.p);
 
-    if (event) {
-        CHECK(p.event.len == strlen(event) && memcmp(p.event.p, event, p.event.len) == 0);
-    } else {
-        CHECK(p.event.len == 0);
-    }
+    const char *type = event != NULL && event[0] != '\0' ? event : "message";
+    CHECK(p.event.len == strlen(type) && memcmp(p.event.p, type, p.event.len) == 0);
     if (id) {
         char idtxt[32];
         int k = snprintf(idtxt, sizeof idtxt, "%" PRIu64, id);
@@ -239,12 +193,12 @@ static void fuzz_comment(const char *text)
     size_t tlen = strlen(text);
     CHECK(flen == tlen + 4);
 
+    static const char *const comment_lines[] = {": ", NULL};
+    CHECK(check_lines(f, flen, comment_lines) == 1);
     struct parsed p;
-    whatwg_parse(f, flen, 1, &p);
+    es_parse(f, flen, &p);
     CHECK(p.trailing == 0);
-    CHECK(p.bad_lines == 0);
     CHECK(p.comment_lines == 1);
-    CHECK(p.blank_lines == 1);
     CHECK(p.dispatched == 0);
     CHECK(p.comment.len == tlen);
     for (size_t i = 0; i < tlen; i++) {

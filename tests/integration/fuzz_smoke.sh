@@ -25,7 +25,7 @@ cd "$TOP" || bail "cd $TOP"
 
 SECS=${FUZZ_SMOKE_SECONDS:-5}
 SEED=${FUZZ_SMOKE_SEED:-1}
-TARGETS=(fuzz_tick fuzz_frame fuzz_event_id fuzz_config)
+TARGETS=(fuzz_tick fuzz_frame fuzz_event_id fuzz_config fuzz_es_decode)
 FUZZ_BIN=bin/fuzz
 CORPUS=tests/fuzz/corpus
 KNOWN=tests/fuzz/known-crashes

@@ -1,5 +1,5 @@
 /* Unit tests for sse-server/frame.h: SSE framing, checked byte for byte and
- * against a small reference of the WHATWG EventSource stream parser. */
+ * against the project's reference EventSource decoder (tools/sse-load/es_decode.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,106 +12,65 @@
 #include <string.h>
 
 #include "../../sse-server/frame.h"
+#include "../../tools/sse-load/es_decode.h"
 
-/* ---- reference parser (HTML Living Standard, "Interpreting an event stream") ---- */
+/* ---- the reference: tools/sse-load/es_decode.h, the project's one EventSource decoder
+ * (HTML Living Standard, "Interpreting an event stream"), unit-tested in test_es_decode ---- */
 
-struct es_event {
+struct es_copy {
     char *data; /* malloc'd */
     size_t data_len;
-    char type[64];
-    char last_id[64];
+    char type[ES_TYPE_MAX + 1];
+    char last_id[ES_ID_MAX + 1];
 };
 
 struct es_parser {
-    char *buf; /* data buffer */
-    size_t len, cap;
-    char type[64];
-    char last_id[64];
-    struct es_event events[8];
+    struct es_copy events[8];
     int n_events;
     int comments;
 };
 
-static void buf_append(struct es_parser *p, const char *s, size_t n)
+static void on_event(void *ctx, const struct es_event *ev)
 {
-    if (p->len + n + 1 > p->cap) {
-        p->cap = (p->len + n + 1) * 2;
-        p->buf = realloc(p->buf, p->cap);
-        assert_non_null(p->buf);
-    }
-    memcpy(p->buf + p->len, s, n);
-    p->len += n;
-    p->buf[p->len] = '\0';
-}
-
-static void dispatch(struct es_parser *p)
-{
-    if (p->len == 0) {
-        p->type[0] = '\0';
-        return;
-    }
-    if (p->buf[p->len - 1] == '\n')
-        p->len--;
+    struct es_parser *p = ctx;
     assert_true(p->n_events < 8);
-    struct es_event *e = &p->events[p->n_events++];
-    e->data = malloc(p->len + 1);
+    assert_false(ev->truncated);
+    struct es_copy *e = &p->events[p->n_events++];
+    e->data = malloc(ev->data_len + 1);
     assert_non_null(e->data);
-    memcpy(e->data, p->buf, p->len);
-    e->data[p->len] = '\0';
-    e->data_len = p->len;
-    snprintf(e->type, sizeof e->type, "%s", p->type[0] ? p->type : "message");
-    snprintf(e->last_id, sizeof e->last_id, "%s", p->last_id);
-    p->len = 0;
-    p->type[0] = '\0';
+    memcpy(e->data, ev->data, ev->data_len + 1);
+    e->data_len = ev->data_len;
+    snprintf(e->type, sizeof e->type, "%s", ev->type);
+    snprintf(e->last_id, sizeof e->last_id, "%s", ev->id);
 }
 
-static void process_line(struct es_parser *p, const char *line, size_t n)
+static void on_comment(void *ctx, const char *text, size_t len)
 {
-    if (n == 0) {
-        dispatch(p);
-        return;
-    }
-    if (line[0] == ':') {
-        p->comments++;
-        return;
-    }
-    const char *colon = memchr(line, ':', n);
-    size_t flen = colon ? (size_t)(colon - line) : n;
-    const char *val = colon ? colon + 1 : line + n;
-    size_t vlen = colon ? n - flen - 1 : 0;
-    if (vlen > 0 && val[0] == ' ')
-        val++, vlen--;
-    if (flen == 4 && memcmp(line, "data", 4) == 0) {
-        buf_append(p, val, vlen);
-        buf_append(p, "\n", 1);
-    } else if (flen == 5 && memcmp(line, "event", 5) == 0) {
-        snprintf(p->type, sizeof p->type, "%.*s", (int)vlen, val);
-    } else if (flen == 2 && memcmp(line, "id", 2) == 0) {
-        if (memchr(val, '\0', vlen) == NULL)
-            snprintf(p->last_id, sizeof p->last_id, "%.*s", (int)vlen, val);
-    }
+    (void)text;
+    (void)len;
+    ((struct es_parser *)ctx)->comments++;
 }
 
-/* Feed a whole stream; lines end at CRLF, LF or CR. */
+static const struct es_sink SINK = {.event = on_event, .comment = on_comment};
+
+/* Decodes a whole stream into p; an incomplete final line is discarded, as the spec says at
+ * the end of the stream. The line buffer holds the whole stream: no line is cut. */
 static void es_feed(struct es_parser *p, const char *s, size_t n)
 {
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\n' || s[i] == '\r') {
-            process_line(p, s + start, i - start);
-            if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
-                i++;
-            start = i + 1;
-        }
-    }
-    /* An incomplete final line is discarded, as the spec says at EOF. */
+    struct es_decoder d;
+    es_decoder_init(&d, &SINK, p, SIZE_MAX);
+    char *line = malloc(n + 1);
+    assert_non_null(line);
+    size_t len = 0;
+    es_decode_bytes(&d, line, &len, n + 1, s, n);
+    free(line);
+    es_decoder_free(&d);
 }
 
 static void es_free(struct es_parser *p)
 {
     for (int i = 0; i < p->n_events; i++)
         free(p->events[i].data);
-    free(p->buf);
     memset(p, 0, sizeof *p);
 }
 
