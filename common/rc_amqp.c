@@ -1,3 +1,5 @@
+/* rc_amqp.c: the AMQP glue both programs share, on rabbitmq-c 0.11. The interface, and who
+ * owns what, is in rc_amqp.h. */
 #include "rc_amqp.h"
 
 #include <amqp.h>
@@ -716,6 +718,11 @@ int rc_amqp_next(struct rc_amqp *a, int64_t timeout_ms, struct rc_amqp_delivery 
 int rc_amqp_buffered(const struct rc_amqp *a)
 {
     return amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn);
+}
+
+int rc_amqp_fd(const struct rc_amqp *a)
+{
+    return amqp_get_sockfd(a->conn);
 }
 
 void rc_amqp_delivery_clear(struct rc_amqp_delivery *d)

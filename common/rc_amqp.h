@@ -29,6 +29,28 @@ struct rc_amqp;
  * the default for --amqp-ca, since rabbitmq-c loads none by itself. */
 #define RC_AMQP_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
+/* The broker options both programs take, as rows of an rc_option table (see
+ * rc_config.h): url and ca are const char **, heartbeat_ms an int64_t *. */
+#define RC_AMQP_OPTIONS(url, ca, heartbeat_ms)                                                     \
+    {"amqp-url",                                                                                   \
+     "AMQP_URL",                                                                                   \
+     "amqp://guest:guest@localhost:5672/%2f",                                                      \
+     "broker URL, or a comma-separated list of a cluster's nodes",                                 \
+     RC_OPT_STRING,                                                                                \
+     (url),                                                                                        \
+     0},                                                                                           \
+        {"amqp-ca",                                                                                \
+         "AMQP_CA_FILE",                                                                           \
+         RC_AMQP_DEFAULT_CA,                                                                       \
+         "CA bundle (PEM) that verifies the broker's certificate for amqps:// URLs",               \
+         RC_OPT_STRING,                                                                            \
+         (ca),                                                                                     \
+         0},                                                                                       \
+    {                                                                                              \
+        "amqp-heartbeat", "AMQP_HEARTBEAT", "10s", "AMQP heartbeat interval", RC_OPT_DURATION,     \
+            (heartbeat_ms), 0                                                                      \
+    }
+
 struct rc_amqp_params {
     /* amqp://user:pass@host:port/vhost or amqps://..., or a comma-separated
      * list of them (the nodes of a cluster; a comma splits the list only
@@ -121,6 +143,12 @@ void rc_amqp_delivery_clear(struct rc_amqp_delivery *d);
 /* 1 when received bytes or frames wait in the library's buffers: the next
  * rc_amqp_next needs no wait for them (a burst's further messages). */
 int rc_amqp_buffered(const struct rc_amqp *a);
+
+/* The connection's socket, for a caller that waits on several with poll or
+ * epoll (the benchmark's floor): readable means rc_amqp_next has input.
+ * Owned by a; only wait on it, never read, write or close it. Data that
+ * rc_amqp_buffered reports is not visible on the socket: drain it first. */
+int rc_amqp_fd(const struct rc_amqp *a);
 
 /* The history stream: a durable RabbitMQ stream queue (RabbitMQ 3.9 and
  * later) bound to the fanout exchange, so it keeps a replicated,

@@ -12,7 +12,7 @@
  *
  * --per-burst is the floor for bursts (a fetcher tick of several pairs arrives as several
  * messages at once): when the AMQP socket is readable, every delivery rabbitmq-c then has
- * buffered (amqp_data_in_buffer, amqp_frames_enqueued) is taken, all their frames are built
+ * buffered (rc_amqp_buffered) is taken, all their frames are built
  * into one buffer, and that buffer goes to each client with one write(). As soon as nothing
  * more is buffered the burst is written: no timer, no waiting for more (a lone message is
  * written at once). This is how sse-server's consumer batches. Without it, each message is
@@ -30,8 +30,6 @@
  * Listens on 127.0.0.1 only. Exits 0 on SIGINT/SIGTERM, 1 on a broker or socket error,
  * 2 on a usage error.
  */
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -47,6 +45,8 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "rc_amqp.h"
 
 enum {
     REQ_MAX = 8192, /* request head bytes kept while looking for the empty line */
@@ -206,83 +206,32 @@ static void fan_out(const char *frame, size_t len)
     fan_out_slice(frame, len, 0, 1);
 }
 
-static bool amqp_ok(amqp_rpc_reply_t r, const char *what)
+/* Connect, declare the fanout exchange, bind an exclusive server-named queue, consume:
+ * common/'s rc_amqp, the calls sse-server's consumer makes. */
+static struct rc_amqp *amqp_setup(const char *url, const char *exchange)
 {
-    if (r.reply_type == AMQP_RESPONSE_NORMAL)
-        return true;
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
-        fprintf(stderr, "floor: %s: %s\n", what, amqp_error_string2(r.library_error));
-    else
-        fprintf(stderr, "floor: %s: broker refused (reply type %d, method 0x%08x)\n", what,
-                (int)r.reply_type, (unsigned)r.reply.id);
-    return false;
-}
-
-/* Connect, declare the fanout exchange, bind an exclusive server-named queue, consume. */
-static amqp_connection_state_t amqp_setup(char *url, const char *exchange)
-{
-    struct amqp_connection_info ci;
-    if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
-        fprintf(stderr, "floor: bad --amqp-url\n");
+    char err[1024];
+    const struct rc_amqp_params p = {
+        .url = url,
+        .ca_file = RC_AMQP_DEFAULT_CA,
+        .timeout_ms = 5000,
+        .conn_name = "ratecast bench floor",
+    };
+    struct rc_amqp *a = rc_amqp_connect(&p, err, sizeof err);
+    if (a == NULL || rc_amqp_declare_fanout(a, exchange, err, sizeof err) < 0 ||
+        rc_amqp_consume_private(a, exchange, err, sizeof err) < 0) {
+        fprintf(stderr, "floor: %s\n", err);
+        rc_amqp_free(a);
         return NULL;
     }
-    if (ci.vhost == NULL || ci.vhost[0] == '\0')
-        ci.vhost =
-            "/"; /* "amqp://h:p/" means the default vhost here (docs/conventions.md, rabbitmq-c) */
-    amqp_connection_state_t conn = amqp_new_connection();
-    amqp_socket_t *sock = conn ? amqp_tcp_socket_new(conn) : NULL;
-    struct timeval tmo = {5, 0};
-    if (sock == NULL || amqp_set_rpc_timeout(conn, &tmo) != AMQP_STATUS_OK) {
-        fprintf(stderr, "floor: out of memory\n");
-        goto fail;
-    }
-    int rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tmo);
-    if (rc != AMQP_STATUS_OK) {
-        fprintf(stderr, "floor: connect %s:%d: %s\n", ci.host, ci.port, amqp_error_string2(rc));
-        goto fail;
-    }
-    /* heartbeat 0: this program never blocks long, but it also never services heartbeats
-     * while idle in epoll_wait, so do not ask for them. */
-    if (!amqp_ok(
-            amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
-            "login"))
-        goto fail;
-    amqp_channel_open(conn, 1);
-    if (!amqp_ok(amqp_get_rpc_reply(conn), "channel.open"))
-        goto fail;
-    amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"), 0, 1,
-                          0, 0, amqp_empty_table);
-    if (!amqp_ok(amqp_get_rpc_reply(conn), "exchange.declare"))
-        goto fail;
-    amqp_queue_declare_ok_t *q =
-        amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
-    if (!amqp_ok(amqp_get_rpc_reply(conn), "queue.declare"))
-        goto fail;
-    amqp_bytes_t qname = amqp_bytes_malloc_dup(q->queue);
-    amqp_queue_bind(conn, 1, qname, amqp_cstring_bytes(exchange), amqp_empty_bytes,
-                    amqp_empty_table);
-    bool ok = amqp_ok(amqp_get_rpc_reply(conn), "queue.bind");
-    if (ok) {
-        amqp_basic_consume(conn, 1, qname, amqp_empty_bytes, 0, 1, 1, amqp_empty_table);
-        ok = amqp_ok(amqp_get_rpc_reply(conn), "basic.consume");
-    }
-    amqp_bytes_free(qname);
-    if (!ok)
-        goto fail;
-    return conn;
-fail:
-    if (conn)
-        amqp_destroy_connection(conn);
-    return NULL;
+    return a;
 }
 
 /* Appends "id: <message_id>\ndata: <body>\n\n" to out, built once for all clients. */
-static void on_message(const amqp_envelope_t *env, struct pending *out)
+static void on_message(const struct rc_amqp_delivery *d, struct pending *out)
 {
-    const amqp_basic_properties_t *p = &env->message.properties;
-    const amqp_bytes_t *body = &env->message.body;
-    size_t idlen = (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id.len : 0;
-    size_t need = out->len + 4 + idlen + 1 + 6 + body->len + 2;
+    size_t idlen = strlen(d->message_id);
+    size_t need = out->len + 4 + idlen + 1 + 6 + d->len + 2;
     if (need > out->cap) {
         size_t ncap = need > 2 * out->cap ? need : 2 * out->cap;
         char *nf = realloc(out->p, ncap);
@@ -297,13 +246,13 @@ static void on_message(const amqp_envelope_t *env, struct pending *out)
     size_t n = 0;
     if (idlen > 0) {
         memcpy(f, "id: ", 4);
-        memcpy(f + 4, p->message_id.bytes, idlen);
+        memcpy(f + 4, d->message_id, idlen);
         f[4 + idlen] = '\n';
         n = 5 + idlen;
     }
     memcpy(f + n, "data: ", 6);
-    memcpy(f + n + 6, body->bytes, body->len);
-    n += 6 + body->len;
+    memcpy(f + n + 6, d->body, d->len);
+    n += 6 + d->len;
     f[n++] = '\n';
     f[n++] = '\n';
     out->len += n;
@@ -320,37 +269,23 @@ static void flush(struct pending *out)
     out->len = 0;
 }
 
-static bool take_deliveries(amqp_connection_state_t conn, struct pending *out)
+static bool take_deliveries(struct rc_amqp *a, struct pending *out)
 {
+    char err[512];
     do {
-        struct timeval zero = {0, 0};
-        amqp_envelope_t env;
-        amqp_maybe_release_buffers(conn);
-        amqp_rpc_reply_t r = amqp_consume_message(conn, &env, &zero, 0);
-        if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-            on_message(&env, out);
-            amqp_destroy_envelope(&env);
-            if (!g_per_burst)
-                flush(out);
-            continue;
-        }
-        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            r.library_error == AMQP_STATUS_TIMEOUT)
-            return true;
-        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-            amqp_frame_t fr;
-            if (amqp_simple_wait_frame_noblock(conn, &fr, &zero) == AMQP_STATUS_OK &&
-                fr.frame_type == AMQP_FRAME_METHOD)
-                fprintf(stderr, "floor: broker sent method 0x%08x, stopping\n",
-                        (unsigned)fr.payload.method.id);
-            else
-                fprintf(stderr, "floor: unexpected AMQP frame, stopping\n");
+        struct rc_amqp_delivery d;
+        int rc = rc_amqp_next(a, 0, &d, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "floor: %s, stopping\n", err);
             return false;
         }
-        amqp_ok(r, "consume");
-        return false;
-    } while (amqp_data_in_buffer(conn) || amqp_frames_enqueued(conn));
+        if (rc == 0)
+            continue; /* nothing yet, or a frame that was not a delivery (a heartbeat) */
+        on_message(&d, out);
+        rc_amqp_delivery_clear(&d);
+        if (!g_per_burst)
+            flush(out);
+    } while (rc_amqp_buffered(a));
     return true;
 }
 
@@ -358,7 +293,7 @@ static bool take_deliveries(amqp_connection_state_t conn, struct pending *out)
  * buffered) and writes each as it comes, or with --per-burst all of them at once when
  * nothing more is buffered. Returns false on a broker error (connection or channel closed,
  * consumer cancelled): a floor does not reconnect. */
-static bool amqp_readable(amqp_connection_state_t conn, struct pending *out)
+static bool amqp_readable(struct rc_amqp *conn, struct pending *out)
 {
     bool ok = take_deliveries(conn, out);
     flush(out);
@@ -456,11 +391,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    char *url = strdup(url_arg); /* amqp_parse_url writes into it */
-    amqp_connection_state_t conn = url ? amqp_setup(url, exchange) : NULL;
+    struct rc_amqp *conn = amqp_setup(url_arg, exchange);
     if (conn == NULL)
         return 1;
-    int afd = amqp_get_sockfd(conn);
+    int afd = rc_amqp_fd(conn);
 
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -545,9 +479,6 @@ int main(int argc, char **argv)
     for (int i = g_nstreaming - 1; i >= 0; i--)
         drop_client(g_streaming[i]);
     free(out.p);
-    amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
-    amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-    amqp_destroy_connection(conn);
-    free(url);
+    rc_amqp_free(conn);
     return rc;
 }
