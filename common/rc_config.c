@@ -1,3 +1,5 @@
+/* rc_config.c: one option table per program, filled from flags, environment and defaults (in
+ * that order of precedence). The interface, and who owns what, is in rc_config.h. */
 #include "rc_config.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* rc_history.c: the history stream's settings, the same in both programs. The interface, and
+ * who owns what, is in rc_history.h. */
 #include "rc_history.h"
 
 #include <inttypes.h>

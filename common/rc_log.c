@@ -1,3 +1,5 @@
+/* rc_log.c: levelled logging to stderr with UTC timestamps. The interface, and who owns what,
+ * is in rc_log.h. */
 #include "rc_log.h"
 
 #include <stdatomic.h>

@@ -1,3 +1,5 @@
+/* rc_pairs.c: "BTC/USD,ETH/USD" lists of currency pairs, as given to `fetcher --pairs` and to
+ * the stream's ?pairs= filter. The interface, and who owns what, is in rc_pairs.h. */
 #include "rc_pairs.h"
 
 #include <ctype.h>

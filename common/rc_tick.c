@@ -1,3 +1,5 @@
+/* rc_tick.c: the exchange-rate message codec shared by both programs. The interface, and who
+ * owns what, is in rc_tick.h. */
 #include "rc_tick.h"
 
 #include <cjson/cJSON.h>

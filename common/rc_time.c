@@ -1,3 +1,5 @@
+/* rc_time.c: clocks, deadlines and jittered exponential backoff. Stateless except for struct
+ * rc_backoff, which its owner keeps. The interface, and who owns what, is in rc_time.h. */
 #include "rc_time.h"
 
 #include <sys/random.h>

@@ -1,3 +1,5 @@
+/* coinapi.c: the CoinAPI REST client (libcurl multi). The interface, and who owns what, is in
+ * coinapi.h. */
 #include "coinapi.h"
 
 #include <curl/curl.h>

@@ -1,3 +1,5 @@
+/* group.c: CoinAPI's "all current rates" answer, split into ticks. The interface, and who owns
+ * what, is in group.h. */
 #include "group.h"
 
 #include <cjson/cJSON.h>

@@ -1,3 +1,5 @@
+/* metrics.c: the fetcher's counters, and a Prometheus endpoint for them. The interface, and
+ * who owns what, is in metrics.h. */
 #include "metrics.h"
 
 #include <inttypes.h>

@@ -1,3 +1,5 @@
+/* verdict.c: what one CoinAPI answer means. The interface, and who owns what, is in
+ * verdict.h. */
 #include "verdict.h"
 
 #include <cjson/cJSON.h>

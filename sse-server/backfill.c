@@ -1,3 +1,5 @@
+/* backfill.c: what a (re)connected consumer does with the history stream and its live queue
+ * until the two have met. The interface, and who owns what, is in backfill.h. */
 #include "backfill.h"
 
 #include <stdlib.h>

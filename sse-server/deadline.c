@@ -1,3 +1,5 @@
+/* deadline.c: a hard deadline for receiving a request's headers. The interface, and who owns
+ * what, is in deadline.h. */
 #include "deadline.h"
 
 #include <pthread.h>

@@ -1,3 +1,5 @@
+/* event_id.c: what an event is called on the wire. The interface, and who owns what, is in
+ * event_id.h. */
 #include "event_id.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* frame.c: Server-Sent Events framing. Pure: bytes in, bytes out, no I/O. The interface, and
+ * who owns what, is in frame.h. */
 #include "frame.h"
 
 #include <inttypes.h>

@@ -1,3 +1,6 @@
+/* metrics.c: the Prometheus text exposition for /metrics. Pure: reads counters, writes text.
+ * The returned buffer is malloc'd; the caller frees it. The interface, and who owns what, is
+ * in metrics.h. */
 #include "metrics.h"
 
 #include <inttypes.h>

@@ -1,3 +1,5 @@
+/* reaper.c: notices at once when a client hangs up on a parked stream. The interface, and who
+ * owns what, is in reaper.h. */
 #include "reaper.h"
 
 #include <pthread.h>

@@ -1,3 +1,5 @@
+/* stream.c: one EventSource stream = one hub subscriber. The interface, and who owns what, is
+ * in stream.h. */
 #include "stream.h"
 
 #include <inttypes.h>

@@ -1,3 +1,5 @@
+/* tls.c: the certificate and private key sse-server serves HTTPS with. The interface, and who
+ * owns what, is in tls.h. */
 #include "tls.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* writer.c: the stream write path, off libmicrohttpd. The interface, and who owns what, is in
+ * writer.h. */
 #include "writer.h"
 
 #include <errno.h>
