@@ -30,7 +30,8 @@ DEB_PKGS := build-essential pkg-config libmicrohttpd-dev librabbitmq-dev libcurl
 
 # make check-docker only: the engine, compose, and debootstrap for the base
 # image (no registry: every image is built here from Debian packages).
-DOCKER_PKGS := docker.io docker-compose debootstrap iptables iproute2 curl python3
+# build-essential: bin/sse-decode, with which the test reads the streams it saved.
+DOCKER_PKGS := docker.io docker-compose debootstrap iptables iproute2 curl python3 build-essential
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -71,7 +72,7 @@ endif
 # tools/: sse-load, publisher and floor are the benchmark's tools, which tests use too;
 # fake-coinapi is the CoinAPI stand-in the tests, the demo and compose run.
 all: $(BIN)/fetcher $(BIN)/sse-server $(BIN)/fake-coinapi $(BIN)/sse-load $(BIN)/publisher \
-     $(BIN)/floor
+     $(BIN)/floor $(BIN)/sse-decode
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -122,6 +123,12 @@ $(BIN)/sse-load: $(call obj,tools/sse-load/main.c) $(LIBLOAD)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
+# The reference EventSource decoder as a command (saved streams to JSON lines): plain libc.
+$(BIN)/sse-decode: $(call obj,tools/sse-decode.c) $(LIBLOAD)
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
 # The benchmark's floor (one thread, one write per client per event, or per
 # burst with --per-burst) and its tick publisher: common/'s AMQP code.
 $(BIN)/floor $(BIN)/publisher: $(BIN)/%: $(B)/tools/%.o $(LIBCOMMON)
@@ -152,9 +159,11 @@ check-asan: deps
 
 # The whole stack from docker-compose.yml with the demo env, on a Docker
 # engine (started here, as root, when none runs), end to end: health,
-# events through nginx, replica and broker restarts. Builds in Docker only.
+# events through nginx, replica and broker restarts. Builds the stack in Docker
+# only; on the host, just bin/sse-decode, which reads the streams it saves.
 check-docker:
 	@scripts/install-deps $(DOCKER_PKGS)
+	@$(MAKE) --no-print-directory $(BIN)/sse-decode
 	@tests/docker/check
 
 # Bursts of 20 at 2 msg/s come every 10 s: the burst-20 run measures 60 s

@@ -87,7 +87,6 @@ static void es_parse(const char *s, size_t len, struct parsed *out)
     es_decoder_init(&d, &SINK, out, SIZE_MAX);
     char *line = malloc(len + 1); /* room for the whole frame: no line is cut */
     CHECK(line != NULL);
-    out->trailing = 0;
     es_decode_bytes(&d, line, &out->trailing, len + 1, s, len);
     free(line);
     es_decoder_free(&d);
